@@ -1,0 +1,43 @@
+# Two commands do all the set-up (see README): `make demo` and `make test`.
+# Both create or reuse the virtual environment in .venv.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.jenkins-kernel-installed
+
+.PHONY: venv test lint pytest demo kernels bench clean
+
+venv: $(STAMP)
+
+# Re-install when the project's dependencies change.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) -m bash_kernel.install --sys-prefix >/dev/null
+	touch $@
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+pytest: venv
+	$(BIN)/pytest
+
+test: lint pytest
+
+demo: venv
+	$(BIN)/jenkins-kernel run examples/train.ipynb -p learning_rate 0.1 -p epochs 300 -p run_name demo --output-dir reports/demo
+	@echo "make demo: the reports are in reports/demo/ (executed.ipynb, junit.xml, report.html, summary.json, images/)"
+
+# R, JavaScript and bash kernels (apt-get and npm -g need root).
+kernels: venv
+	.ci/install-kernels $(PY)
+
+bench: venv
+	$(PY) benchmarks/bench_notebook.py
+
+clean:
+	rm -rf reports .pytest_cache .ruff_cache

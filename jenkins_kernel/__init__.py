@@ -1,0 +1,34 @@
+"""jenkins-kernel: run Jupyter notebooks and cells as Jenkins build tasks, in any kernel."""
+
+from __future__ import annotations
+
+from .engine.events import Event
+from .engine.runs import CellResult, RunResult
+from .exceptions import (
+    InvalidNotebookError,
+    InvalidParameterError,
+    JenkinsKernelError,
+    KernelStartError,
+    RejectedError,
+    UnknownKernelError,
+)
+from .local import execute, run_notebook
+from .status import RunStatus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "CellResult",
+    "Event",
+    "InvalidNotebookError",
+    "InvalidParameterError",
+    "JenkinsKernelError",
+    "KernelStartError",
+    "RejectedError",
+    "RunResult",
+    "RunStatus",
+    "UnknownKernelError",
+    "execute",
+    "run_notebook",
+]

@@ -1,0 +1,216 @@
+"""``jenkins-kernel``: run notebooks and cells from a shell or a Jenkins ``sh`` step.
+
+The commands only parse their options and call one library function each.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from . import __version__
+from .console import PREFIX, ConsoleRenderer
+from .engine.events import Event
+from .exceptions import JenkinsKernelError
+from .status import RunStatus
+
+__all__ = ["main"]
+
+
+class ConsoleWriter:
+    """A listener that prints events for people (rendered) or machines (JSON lines)."""
+
+    def __init__(self, renderer: ConsoleRenderer | None, out: TextIO, err: TextIO) -> None:
+        self.renderer = renderer
+        self.out, self.err = out, err
+
+    def __call__(self, event: Event) -> None:
+        if self.renderer is None:
+            self.out.write(json.dumps(event.to_dict()) + "\n")
+            self.out.flush()
+            return
+        for name, text in self.renderer.render(event):
+            target = self.out if name == "stdout" else self.err
+            target.write(text)
+            target.flush()
+
+    def note(self, text: str) -> None:
+        if self.renderer is not None and not self.renderer.quiet:
+            self.err.write(f"{PREFIX} {text}\n")
+            self.err.flush()
+
+
+def _use_color(choice: str) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    return sys.stderr.isatty()
+
+
+def output_options(func: Any) -> Any:
+    """--quiet, --color and --json, shared by run and exec."""
+    func = click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line on stdout, nothing else.")(func)
+    func = click.option(
+        "--color",
+        type=click.Choice(["auto", "always", "never"]),
+        default="auto",
+        show_default=True,
+        help="ANSI colours in the console (auto: when stderr is a terminal and NO_COLOR is unset).",
+    )(func)
+    func = click.option("-q", "--quiet", is_flag=True, help="Print only errors and the final status line.")(func)
+    return func
+
+
+def _writer(quiet: bool, color: str, as_json: bool, images_saved: bool) -> ConsoleWriter:
+    renderer = None if as_json else ConsoleRenderer(color=_use_color(color), quiet=quiet, images_saved=images_saved)
+    return ConsoleWriter(renderer, sys.stdout, sys.stderr)
+
+
+def _reject(exc: JenkinsKernelError, as_json: bool) -> None:
+    """Print why the request cannot run and exit with its code (5 for bad input)."""
+    if as_json:
+        data = {"status": exc.status.value, "exit_code": exc.exit_code, "message": exc.message, "hint": exc.hint}
+        click.echo(json.dumps({"seq": 0, "type": "status", "time": 0, "data": data}))
+    else:
+        click.echo(f"{PREFIX} {exc.status.value}: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"{PREFIX}   hint: {exc.hint}", err=True)
+    sys.exit(exc.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="jenkins-kernel")
+def main() -> None:
+    """Run Jupyter notebooks and cells as CI build steps, in any kernel."""
+
+
+@main.command("run")
+@click.argument("notebook", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-p", "--parameter", "pairs", nargs=2, multiple=True, metavar="NAME VALUE", help="Set a parameter; VALUE is typed like YAML (3, 0.5, true, null, text).")
+@click.option("-f", "--parameters-file", type=click.Path(dir_okay=False, path_type=Path), help="A YAML file of parameters.")
+@click.option("--param-env", metavar="PREFIX", help="Take parameters from environment variables named PREFIX<name>.")
+@click.option("-k", "--kernel", help="Kernel to run on (default: the notebook's own).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds the whole run may take.")
+@click.option("--cell-timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds any one cell may take.")
+@click.option("--allow-errors", is_flag=True, help="Run every cell even after an error (the exit code is still 1).")
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the reports go [default: reports/<notebook name>].")
+@click.option("--cwd", type=click.Path(file_okay=False, exists=True), help="Kernel working directory [default: the notebook's folder].")
+@click.option("--max-output-bytes", type=click.IntRange(min=1024), default=10 * 1024 * 1024, show_default=True, help="Output kept per cell in executed.ipynb.")
+@output_options
+def run_command(
+    notebook: Path,
+    pairs: tuple[tuple[str, str], ...],
+    parameters_file: Path | None,
+    param_env: str | None,
+    kernel: str | None,
+    timeout: float | None,
+    cell_timeout: float | None,
+    allow_errors: bool,
+    output_dir: Path | None,
+    cwd: str | None,
+    max_output_bytes: int,
+    quiet: bool,
+    color: str,
+    as_json: bool,
+) -> None:
+    """Run a whole NOTEBOOK; write executed.ipynb, junit.xml, report.html, summary.json.
+
+    Exit codes: 0 succeeded, 1 a cell failed, 2 timed out, 3 the kernel died, 4 cancelled,
+    5 rejected (bad notebook, unknown kernel, bad parameter).
+    """
+    from .local import default_output_dir, run_notebook
+    from .notebook.parameters import merge_parameters, parameters_from_file, parameters_from_pairs
+
+    writer = _writer(quiet, color, as_json, images_saved=True)
+    out = output_dir or default_output_dir(notebook)
+    try:
+        parameters = merge_parameters(
+            parameters_from_file(parameters_file) if parameters_file else {},
+            parameters_from_pairs(pairs),
+        )
+        result = run_notebook(
+            notebook,
+            parameters=parameters,
+            param_env=param_env,
+            output_dir=out,
+            listeners=[writer],
+            kernel=kernel,
+            timeout=timeout,
+            cell_timeout=cell_timeout,
+            allow_errors=allow_errors,
+            cwd=cwd,
+            max_output_bytes=max_output_bytes,
+        )
+    except JenkinsKernelError as exc:
+        _reject(exc, as_json)
+    writer.note(f"reports in {out}/")
+    sys.exit(result.exit_code)
+
+
+@main.command("exec")
+@click.argument("source", required=False, type=click.File("r"))
+@click.option("-c", "--code", help="The code to run.")
+@click.option("-f", "--file", "code_file", type=click.File("r"), help="A file whose content is the code.")
+@click.option("-k", "--kernel", default="python3", show_default=True, help="Kernel to run on.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds the cell may take.")
+@click.option("--cwd", type=click.Path(file_okay=False, exists=True), help="Kernel working directory.")
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), help="Save images the cell displays here.")
+@output_options
+def exec_command(
+    source: TextIO | None,
+    code: str | None,
+    code_file: TextIO | None,
+    kernel: str,
+    timeout: float | None,
+    cwd: str | None,
+    output_dir: Path | None,
+    quiet: bool,
+    color: str,
+    as_json: bool,
+) -> None:
+    """Run one cell: -c CODE, -f FILE, or - to read the code from stdin."""
+    from .local import execute
+
+    given = [x for x in (code, code_file, source) if x is not None]
+    if len(given) != 1:
+        raise click.UsageError("give the code exactly one way: -c CODE, -f FILE, or - for stdin")
+    text = code if code is not None else given[0].read()  # type: ignore[union-attr]
+    writer = _writer(quiet, color, as_json, images_saved=output_dir is not None)
+    try:
+        result = execute(text, kernel=kernel, timeout=timeout, cwd=cwd, output_dir=output_dir, listeners=[writer])
+    except JenkinsKernelError as exc:
+        _reject(exc, as_json)
+    sys.exit(result.exit_code)
+
+
+@main.command("kernels")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--no-probe", is_flag=True, help="Do not start each kernel to ask its language version.")
+def kernels_command(as_json: bool, no_probe: bool) -> None:
+    """List the installed kernels: name, language and version."""
+    from .engine.kernelspecs import installed_kernels
+    from .engine.probe import probe_versions
+
+    kernels = installed_kernels()
+    versions = {} if no_probe else probe_versions(list(kernels))
+    rows = [{**k.to_dict(), "version": versions.get(name, "")} for name, k in kernels.items()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no kernels installed; see `make kernels`", err=True)
+        sys.exit(RunStatus.REJECTED.exit_code)
+    width = max(len(r["name"]) for r in rows)
+    lang_width = max(len(r["language"]) for r in rows)
+    for r in rows:
+        click.echo(f"{r['name']:<{width}}  {r['language']:<{lang_width}}  {r['version'] or '-':<10}  {r['display_name']}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

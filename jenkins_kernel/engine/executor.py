@@ -1,0 +1,274 @@
+"""Execute one cell: every IOPub message becomes an event, the execute_reply decides.
+
+Three things run at once while a cell executes (the nbclient shape): a pump that turns
+IOPub messages into events until the kernel goes idle, a wait for the shell reply, and a
+watch loop that checks deadlines, cancellation and whether the kernel process is alive.
+What happens when a cell must be stopped (timeout, cancel) lives in :func:`_stop_cell`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..status import RunStatus
+from .kernel import KernelSession, describe_exit
+
+__all__ = ["CellOutcome", "Deadline", "Emit", "execute_cell", "STDIN_HINT"]
+
+Emit = Callable[..., Any]
+
+#: How often the watch loop checks that the kernel process lives.
+LIVENESS_INTERVAL = 0.25
+#: After the reply, how long IOPub may stay silent before we stop waiting for "idle".
+IOPUB_QUIET = 5.0
+STDIN_HINT = (
+    "stdin is not available in a jenkins-kernel run: a cell cannot ask for input; "
+    "pass the value as a parameter instead (-p NAME VALUE)"
+)
+_STDIN_ERRORS = {"StdinNotImplementedError"}
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A point in ``time.monotonic()`` time and the words for it in a timeout message."""
+
+    at: float
+    reason: str
+
+    @classmethod
+    def after(cls, seconds: float, reason: str) -> Deadline:
+        return cls(time.monotonic() + seconds, reason)
+
+
+@dataclass
+class CellOutcome:
+    status: RunStatus
+    started: float
+    ended: float = 0.0
+    execution_count: int | None = None
+    error: dict[str, Any] | None = None
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, self.ended - self.started)
+
+
+@dataclass
+class _Progress:
+    execution_count: int | None = None
+    error: dict[str, Any] | None = None
+    stdin_refused: dict[str, Any] | None = None
+    last_message: float = field(default_factory=time.monotonic)
+
+
+async def execute_cell(
+    session: KernelSession,
+    code: str,
+    emit: Emit,
+    *,
+    deadlines: Sequence[Deadline] = (),
+    cancel: asyncio.Event | None = None,
+    interrupt_grace: float = 3.0,
+    restart_when_stuck: bool = True,
+) -> CellOutcome:
+    """Run ``code`` on ``session``; emit its outputs; say how it ended.
+
+    A timeout or a cancel interrupts the kernel; if it does not come back within
+    ``interrupt_grace`` seconds it is restarted (or killed when ``restart_when_stuck`` is
+    false, for a session about to end anyway).
+    """
+    kc = session.kc
+    if kc is None or await session.exit_code() is not None:
+        return _died(session, emit, time.time(), await session.exit_code())
+    outcome = CellOutcome(RunStatus.SUCCEEDED, started=time.time())
+    progress = _Progress()
+    msg_id = kc.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
+    pump = asyncio.ensure_future(_pump_iopub(session, msg_id, emit, progress))
+    reply = asyncio.ensure_future(session.wait_reply(msg_id, timeout=None))
+    cancelled = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
+    stdin = asyncio.ensure_future(_refuse_stdin(session, msg_id, emit, progress))
+    try:
+        stop = await _watch(session, pump, reply, cancelled, deadlines, progress)
+        if stop is None:
+            content = reply.result()["content"] if reply.done() and reply.result() else {}
+            if content.get("status", "ok") != "ok" or progress.error or progress.stdin_refused:
+                outcome.status = RunStatus.FAILED
+                outcome.error = progress.stdin_refused or progress.error or _error_from_reply(content)
+        elif stop == "died":
+            await _drain(pump, progress)
+            code_ = await session.exit_code()
+            outcome = _died(session, emit, outcome.started, code_)
+        else:
+            came_back = await _stop_cell(session, pump, reply, interrupt_grace, restart_when_stuck)
+            outcome.status = RunStatus.CANCELLED if stop == "cancel" else RunStatus.TIMED_OUT
+            outcome.error = _stop_error(stop, came_back, restart_when_stuck)
+            emit("error", source="engine", **outcome.error)
+        outcome.execution_count = progress.execution_count
+        if outcome.error and outcome.error.get("ename") in _STDIN_ERRORS:
+            outcome.error["hint"] = STDIN_HINT
+            emit("error", source="engine", ename="StdinNotAvailable", evalue=STDIN_HINT, traceback=[])
+    finally:
+        for task in (pump, reply, cancelled, stdin):
+            if task is not None and not task.done():
+                task.cancel()
+    outcome.ended = time.time()
+    return outcome
+
+
+async def _watch(
+    session: KernelSession,
+    pump: asyncio.Future[None],
+    reply: asyncio.Future[Any],
+    cancelled: asyncio.Future[Any] | None,
+    deadlines: Sequence[Deadline],
+    progress: _Progress,
+) -> str | None:
+    """Wait for the cell to finish; None when it did, else why it must stop."""
+    earliest = min(deadlines, key=lambda d: d.at) if deadlines else None
+    while not (pump.done() and reply.done()):
+        pending = [t for t in (pump, reply, cancelled) if t is not None and not t.done()]
+        wait = LIVENESS_INTERVAL
+        if earliest is not None:
+            wait = max(0.0, min(wait, earliest.at - time.monotonic()))
+        await asyncio.wait(pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        if pump.done() and pump.exception() is not None:
+            raise pump.exception()  # type: ignore[misc]
+        if cancelled is not None and cancelled.done():
+            return "cancel"
+        if earliest is not None and time.monotonic() >= earliest.at and not pump.done():
+            return earliest.reason
+        if reply.done() and not pump.done():
+            if time.monotonic() - progress.last_message > IOPUB_QUIET:
+                return None  # the reply came and IOPub fell silent: do not wait forever
+            continue
+        if not pump.done() and await session.exit_code() is not None:
+            return "died"
+    return None
+
+
+async def _pump_iopub(session: KernelSession, msg_id: str, emit: Emit, progress: _Progress) -> None:
+    """Turn this cell's IOPub messages into events until the kernel reports idle."""
+    assert session.kc is not None
+    get = session.kc.iopub_channel.get_msg
+    while True:
+        msg = await get(timeout=None)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        progress.last_message = time.monotonic()
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "status":
+            if content.get("execution_state") == "idle":
+                return
+        elif kind == "stream":
+            emit("stream", name=content.get("name", "stdout"), text=content.get("text", ""))
+        elif kind in ("display_data", "execute_result", "update_display_data"):
+            emit("display", **_display_data(kind, content))
+        elif kind == "error":
+            progress.error = _error_from_reply(content)
+            emit("error", source="kernel", **progress.error)
+        elif kind == "clear_output":
+            emit("clear_output", wait=bool(content.get("wait", False)))
+        elif kind == "execute_input":
+            progress.execution_count = content.get("execution_count")
+
+
+async def _refuse_stdin(session: KernelSession, msg_id: str, emit: Emit, progress: _Progress) -> None:
+    """Some kernels (IRkernel) ask for input even when told there is none: refuse, interrupt."""
+    assert session.kc is not None
+    while True:
+        msg = await session.kc.stdin_channel.get_msg(timeout=None)
+        if msg["parent_header"].get("msg_id") != msg_id or msg["msg_type"] != "input_request":
+            continue
+        prompt = msg["content"].get("prompt", "")
+        progress.stdin_refused = {
+            "ename": "StdinNotAvailable",
+            "evalue": f"the cell asked for input ({prompt!r}); {STDIN_HINT}",
+            "traceback": [],
+        }
+        emit("error", source="engine", **progress.stdin_refused)
+        await session.interrupt()
+
+
+def _display_data(kind: str, content: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "output_type": kind,
+        "data": content.get("data", {}),
+        "metadata": content.get("metadata", {}),
+    }
+    if kind == "execute_result":
+        data["execution_count"] = content.get("execution_count")
+    display_id = (content.get("transient") or {}).get("display_id")
+    if display_id:
+        data["display_id"] = display_id
+    return data
+
+
+def _error_from_reply(content: dict[str, Any]) -> dict[str, Any]:
+    if content.get("status") in ("abort", "aborted") and "ename" not in content:
+        return {"ename": "Aborted", "evalue": "the kernel aborted the cell", "traceback": []}
+    ename, evalue = str(content.get("ename") or ""), str(content.get("evalue") or "")
+    if not ename and evalue.isdigit():  # bash_kernel: a command's non-zero exit status
+        ename, evalue = "ExitStatus", f"the last command exited with status {evalue}"
+    return {
+        "ename": ename or "Error",
+        "evalue": evalue,
+        "traceback": [str(line) for line in content.get("traceback", [])],
+    }
+
+
+async def _drain(pump: asyncio.Future[None], progress: _Progress, quiet: float = 0.05) -> None:
+    """Let output the kernel sent just before dying reach the events (at most 0.5 s)."""
+    end = time.monotonic() + 0.5
+    while not pump.done() and time.monotonic() < end:
+        if time.monotonic() - progress.last_message > quiet:
+            return
+        await asyncio.sleep(quiet / 2)
+
+
+async def _stop_cell(
+    session: KernelSession,
+    pump: asyncio.Future[None],
+    reply: asyncio.Future[Any],
+    grace: float,
+    restart_when_stuck: bool,
+) -> bool:
+    """Interrupt the kernel; if it does not finish the cell within ``grace``, restart or kill it.
+
+    True when the kernel came back by itself (its state is kept).
+    """
+    await session.interrupt()
+    end = time.monotonic() + grace
+    while time.monotonic() < end and await session.exit_code() is None:
+        if pump.done() and reply.done():
+            return True
+        await asyncio.wait([t for t in (pump, reply) if not t.done()], timeout=0.05)
+    pump.cancel()
+    reply.cancel()
+    if restart_when_stuck:
+        await session.restart()
+    else:
+        await session.kill()
+    return False
+
+
+def _stop_error(why: str, came_back: bool, restarted: bool) -> dict[str, Any]:
+    after = "the kernel was interrupted"
+    if not came_back:
+        after += " and did not stop, so it was " + ("restarted" if restarted else "killed")
+    if why == "cancel":
+        return {"ename": "Cancelled", "evalue": f"the run was cancelled; {after}", "traceback": []}
+    return {"ename": "CellTimeoutError", "evalue": f"{why} passed; {after}", "traceback": []}
+
+
+def _died(session: KernelSession, emit: Emit, started: float, code: int | None) -> CellOutcome:
+    evalue = f"the {session.kernel_name} kernel {describe_exit(code)} while running this cell"
+    error = {"ename": "DeadKernelError", "evalue": evalue, "traceback": []}
+    tail = session.stderr_tail()
+    if tail:
+        error["hint"] = tail
+    emit("error", source="engine", **error)
+    return CellOutcome(RunStatus.KERNEL_DIED, started=started, ended=time.time(), error=error)

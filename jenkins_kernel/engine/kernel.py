@@ -1,0 +1,266 @@
+"""A live kernel: start it, know when it is ready, interrupt, restart and stop it.
+
+Built on jupyter_client's async manager and client. Two choices differ from the defaults,
+both measured (see ../shared/KERNEL-FACTS.md):
+
+- readiness is one kernel_info_reply plus one IOPub message, not ``wait_for_ready`` (which
+  ends with 0.2 s of waiting for IOPub to stay quiet);
+- the IOPub socket has no receive high-water mark, so a flood of output is never dropped
+  by ZeroMQ (a kernel's PUB socket drops messages when a subscriber falls behind).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+import zmq
+from jupyter_client.asynchronous.client import AsyncKernelClient
+from jupyter_client.manager import AsyncKernelManager
+
+from ..exceptions import KernelStartError
+from .kernelspecs import require_kernel
+
+__all__ = ["KernelInfo", "KernelSession", "describe_exit", "SECRET_ENV_VARS"]
+
+#: Never handed to a kernel: user code must not be able to read the service's token.
+SECRET_ENV_VARS = frozenset({"JENKINS_KERNEL_TOKEN"})
+#: Lines a kernel logs at every start; they say nothing about why it died.
+_LOG_NOISE = ("running over TCP without encryption",)
+
+
+class FloodSafeKernelClient(AsyncKernelClient):
+    """An async client whose IOPub socket never drops messages under load."""
+
+    def connect_iopub(self, identity: bytes | None = None) -> zmq.Socket:
+        sock = self.context.socket(zmq.SUB)
+        sock.linger = 1000
+        sock.rcvhwm = 0
+        sock.setsockopt(zmq.SUBSCRIBE, b"")
+        sock.connect(self._make_url("iopub"))
+        return sock
+
+
+@dataclass(frozen=True)
+class KernelInfo:
+    """What a kernel says of itself in its kernel_info_reply."""
+
+    name: str
+    language: str
+    language_version: str
+    implementation: str
+    implementation_version: str
+    file_extension: str
+
+    @classmethod
+    def from_reply(cls, name: str, content: dict[str, Any]) -> KernelInfo:
+        lang = content.get("language_info") or {}
+        return cls(
+            name=name,
+            language=str(lang.get("name", "")),
+            language_version=str(lang.get("version", "")),
+            implementation=str(content.get("implementation", "")),
+            implementation_version=str(content.get("implementation_version", "")),
+            file_extension=str(lang.get("file_extension", "")),
+        )
+
+    def to_dict(self) -> dict[str, str]:
+        return dict(self.__dict__)
+
+
+def describe_exit(code: int | None) -> str:
+    """Say how a kernel process ended, in words a build log reader understands."""
+    if code is None:
+        return "stopped answering"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"was killed by {name} (signal {-code})"
+    return f"exited with code {code}"
+
+
+class KernelSession:
+    """One kernel process and the client connected to it.
+
+    Runs on a session are serialized by :attr:`lock` (asyncio's lock is FIFO-fair).
+    """
+
+    def __init__(
+        self,
+        kernel_name: str,
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        env: dict[str, str] | None = None,
+        startup_timeout: float = 60.0,
+    ) -> None:
+        self.spec = require_kernel(kernel_name)
+        self.kernel_name = kernel_name
+        self.cwd = str(cwd) if cwd else os.getcwd()
+        self.extra_env = dict(env or {})
+        self.startup_timeout = startup_timeout
+        self.lock = asyncio.Lock()
+        self.info: KernelInfo | None = None
+        self.km: AsyncKernelManager | None = None
+        self.kc: FloodSafeKernelClient | None = None
+        self.started_at: float | None = None
+        self._stderr_path: str | None = None
+        self._stderr_file: Any = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self, attempts: int = 2) -> KernelSession:
+        """Start the kernel and wait until it answers; retry once (a port can be taken)."""
+        last: Exception | None = None
+        for _ in range(attempts):
+            try:
+                await self._launch()
+                await self._wait_ready()
+                self.started_at = time.time()
+                return self
+            except KernelStartError as exc:
+                last = exc
+                await self.kill()
+        assert last is not None
+        raise last
+
+    async def _launch(self) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV_VARS}
+        env.update(self.extra_env)
+        if not os.path.isdir(self.cwd):
+            raise KernelStartError(
+                f"the working directory {self.cwd!r} does not exist",
+                hint="pass an existing directory as cwd",
+            )
+        fd, self._stderr_path = tempfile.mkstemp(prefix="jk-kernel-", suffix=".log")
+        self._stderr_file = os.fdopen(fd, "wb")
+        self.km = AsyncKernelManager(
+            kernel_name=self.kernel_name,
+            client_class="jenkins_kernel.engine.kernel.FloodSafeKernelClient",
+        )
+        try:
+            await self.km.start_kernel(
+                cwd=self.cwd, env=env, stdout=self._stderr_file, stderr=self._stderr_file
+            )
+        except Exception as exc:  # a missing interpreter, a bad argv ...
+            raise KernelStartError(
+                f"the {self.kernel_name} kernel could not be started: {exc}",
+                hint=f"check the kernelspec in {self.spec.resource_dir}",
+            ) from exc
+        self.kc = self.km.client()
+        self.kc.start_channels(hb=False)
+
+    async def _wait_ready(self) -> None:
+        assert self.kc is not None
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            msg_id = self.kc.kernel_info()
+            reply = await self.wait_reply(msg_id, timeout=1.0)
+            if reply is None:
+                await self._fail_if_dead("while starting")
+                continue
+            try:  # IOPub is connected once a message arrives on it
+                await self.kc.get_iopub_msg(timeout=0.5)
+            except Empty:
+                continue
+            self.info = KernelInfo.from_reply(self.kernel_name, reply["content"])
+            return
+        raise KernelStartError(
+            f"the {self.kernel_name} kernel did not answer within {self.startup_timeout:g} s",
+            hint="the machine may be overloaded; " + self.stderr_tail(),
+        )
+
+    async def _fail_if_dead(self, when: str) -> None:
+        code = await self.exit_code()
+        if code is not None:
+            raise KernelStartError(
+                f"the {self.kernel_name} kernel {describe_exit(code)} {when}",
+                hint=self.stderr_tail() or f"check the kernelspec in {self.spec.resource_dir}",
+            )
+
+    async def wait_reply(self, msg_id: str, timeout: float | None) -> dict[str, Any] | None:
+        """The shell reply to ``msg_id``; None when ``timeout`` passes first."""
+        assert self.kc is not None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                msg = await self.kc.get_shell_msg(timeout=left)
+            except Empty:
+                return None
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return msg
+
+    async def exit_code(self) -> int | None:
+        """None while the kernel process lives; its exit code (or -signal) once it is gone."""
+        if self.km is None or self.km.provisioner is None:
+            return 0
+        return await self.km.provisioner.poll()
+
+    async def interrupt(self) -> None:
+        if self.km is not None and await self.exit_code() is None:
+            await self.km.interrupt_kernel()
+
+    async def restart(self) -> None:
+        """A fresh kernel process in place of this one: state is lost, the session lives on."""
+        await self.kill()
+        await self.start()
+
+    def request_shutdown(self) -> None:
+        """Ask the kernel to exit, without waiting: :meth:`close` waits and cleans up."""
+        if self.km is not None and self.km.has_kernel:
+            self.km.session.send(self.km._control_socket, "shutdown_request", {"restart": False})
+
+    async def close(self, grace: float = 0.5) -> None:
+        """Stop the kernel: give it ``grace`` seconds to exit on its own, then kill it."""
+        if self.km is None:
+            return
+        deadline = time.monotonic() + grace
+        pause = 0.005
+        while await self.exit_code() is None and time.monotonic() < deadline:
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.1)
+        await self.kill()
+
+    async def kill(self) -> None:
+        """Kill the kernel's process group at once and release its sockets and files."""
+        km, kc = self.km, self.kc
+        self.km = self.kc = None
+        if kc is not None:
+            kc.stop_channels()
+        if km is not None:
+            if km.has_kernel and km.provisioner is not None:
+                if await km.provisioner.poll() is None:
+                    await km.provisioner.kill()
+                pause = 0.002
+                while await km.provisioner.poll() is None:
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 0.05)
+            await km.cleanup_resources()
+            km.provisioner = None
+        if self._stderr_file is not None:
+            self._stderr_file.close()
+            self._stderr_file = None
+        if self._stderr_path:
+            Path(self._stderr_path).unlink(missing_ok=True)
+            self._stderr_path = None
+
+    def stderr_tail(self, lines: int = 5) -> str:
+        """The last lines the kernel process wrote to stdout/stderr (its own log)."""
+        if not self._stderr_path or not os.path.exists(self._stderr_path):
+            return ""
+        with open(self._stderr_path, "rb") as f:
+            f.seek(max(0, os.path.getsize(self._stderr_path) - 4096))
+            text = f.read().decode("utf-8", "replace")
+        useful = (line.strip() for line in text.splitlines() if not any(n in line for n in _LOG_NOISE))
+        tail = deque((line for line in useful if line), maxlen=lines)
+        return ("kernel log: " + " | ".join(tail)) if tail else ""

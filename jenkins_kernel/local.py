@@ -1,0 +1,135 @@
+"""Embedded mode: run a notebook or a cell in this process, no service needed.
+
+These are the library calls behind ``jenkins-kernel run`` and ``exec``. They install
+SIGTERM/SIGINT handlers for the run's duration so that a CI abort cancels the run cleanly
+(the kernel is interrupted, the reports are written, the exit code is 4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .engine.events import EventStream, Listener
+from .engine.kernel import KernelSession
+from .engine.runs import RunResult, finish_run, run_code
+from .exceptions import JenkinsKernelError
+from .notebook.images import ImageSaver
+from .notebook.loader import load_notebook
+from .notebook.parameters import declared_parameter_names, merge_parameters, parameters_from_env
+from .notebook.runner import NotebookOptions, run_notebook_async
+
+__all__ = ["run_notebook", "execute", "default_output_dir"]
+
+T = TypeVar("T")
+
+
+def default_output_dir(notebook: str | Path) -> Path:
+    """``reports/<notebook name>/`` under the current directory."""
+    return Path("reports") / Path(notebook).stem
+
+
+def run_notebook(
+    path: str | Path,
+    *,
+    parameters: dict[str, Any] | None = None,
+    param_env: str | None = None,
+    output_dir: str | Path | None = None,
+    listeners: Iterable[Listener] = (),
+    **options: Any,
+) -> RunResult:
+    """Run the notebook at ``path`` and write its reports; see :class:`NotebookOptions`.
+
+    ``param_env`` takes parameters from environment variables named with that prefix;
+    explicit ``parameters`` win over them.
+    """
+    nb = load_notebook(path)
+    from_env = parameters_from_env(param_env, known=declared_parameter_names(nb)) if param_env else {}
+    opts = NotebookOptions(parameters=merge_parameters(from_env, parameters or {}), **options)
+    opts.cwd = opts.cwd or str(Path(path).resolve().parent)
+    out = Path(output_dir) if output_dir is not None else default_output_dir(path)
+
+    async def main(cancel: asyncio.Event) -> RunResult:
+        result, _ = await run_notebook_async(
+            nb, opts, name=Path(path).name, output_dir=out, listeners=listeners, cancel=cancel
+        )
+        return result
+
+    return _run_cancellable(main)
+
+
+def execute(
+    code: str,
+    *,
+    kernel: str = "python3",
+    timeout: float | None = None,
+    cwd: str | None = None,
+    env: dict[str, str] | None = None,
+    output_dir: str | Path | None = None,
+    listeners: Iterable[Listener] = (),
+    interrupt_grace: float = 3.0,
+) -> RunResult:
+    """Run one cell of ``code`` on a new kernel; images go to ``output_dir`` if given."""
+    all_listeners = list(listeners)
+    if output_dir is not None:
+        all_listeners.insert(0, ImageSaver(output_dir))
+
+    async def main(cancel: asyncio.Event) -> RunResult:
+        stream = EventStream(all_listeners)
+        session = KernelSession(kernel, cwd=cwd, env=env)
+        try:
+            await session.start()
+            return await run_code(
+                session,
+                code,
+                stream,
+                timeout=timeout,
+                cancel=cancel,
+                interrupt_grace=interrupt_grace,
+                restart_when_stuck=False,
+            )
+        except JenkinsKernelError as exc:
+            stream.emit("error", source="engine", ename=type(exc).__name__, evalue=str(exc), traceback=[])
+            return finish_run(stream, RunResult(), exc.status, exc.message)
+        finally:
+            session.request_shutdown()
+            await session.close()
+
+    return _run_cancellable(main)
+
+
+def _run_cancellable(main: Callable[[asyncio.Event], Awaitable[T]]) -> T:
+    async def runner() -> T:
+        cancel = asyncio.Event()
+        with _cancel_on_signals(cancel):
+            return await main(cancel)
+
+    return asyncio.run(runner())
+
+
+@contextlib.contextmanager
+def _cancel_on_signals(cancel: asyncio.Event) -> Iterator[None]:
+    """SIGTERM and a first SIGINT cancel the run; a second SIGINT stops at once."""
+    loop = asyncio.get_running_loop()
+
+    def on_interrupt() -> None:
+        if cancel.is_set():
+            loop.remove_signal_handler(signal.SIGINT)
+            raise KeyboardInterrupt
+        cancel.set()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, cancel.set)
+        loop.add_signal_handler(signal.SIGINT, on_interrupt)
+    except (NotImplementedError, RuntimeError):  # not the main thread: no signals to handle
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        loop.remove_signal_handler(signal.SIGINT)

@@ -1,0 +1,64 @@
+"""Images from display outputs, saved as files named by cell.
+
+The name of an image depends only on its event (cell number and seq), so the console, the
+service's log and the file on disk always agree without sharing state.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+from ..engine.events import Event
+
+__all__ = ["IMAGE_TYPES", "image_name", "image_mime", "ImageSaver"]
+
+IMAGE_TYPES = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "image/svg+xml": ".svg",
+}
+
+
+def image_mime(bundle: dict[str, Any]) -> str | None:
+    """The first image type in a mime bundle, if any."""
+    return next((mime for mime in IMAGE_TYPES if mime in bundle), None)
+
+
+def image_name(event: Event) -> str | None:
+    """``images/cell03_17.png``: the file an image display event is saved as."""
+    if event.type != "display" or event.data.get("output_type") == "update_display_data":
+        return None
+    mime = image_mime(event.data.get("data", {}))
+    if mime is None:
+        return None
+    cell = event.data.get("cell")
+    stem = f"cell{cell:02d}" if isinstance(cell, int) else "output"
+    return f"images/{stem}_{event.seq}{IMAGE_TYPES[mime]}"
+
+
+class ImageSaver:
+    """A listener that writes each image output to ``directory`` as it arrives."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self.saved: list[Path] = []
+
+    def __call__(self, event: Event) -> None:
+        name = image_name(event)
+        if name is None:
+            return
+        mime = image_mime(event.data["data"])
+        assert mime is not None
+        payload = event.data["data"][mime]
+        if isinstance(payload, list):
+            payload = "".join(payload)
+        path = self.directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if mime == "image/svg+xml":
+            path.write_text(payload, encoding="utf-8")
+        else:
+            path.write_bytes(base64.b64decode(payload))
+        self.saved.append(path)
