@@ -134,6 +134,10 @@ class ConsoleRenderer:
 
     def _redraw(self, name: str, text: str, now: float) -> list[str]:
         line = self._lines.setdefault(name, _Line())
+        if "\r" not in text and not line.redrawing:  # the common case, kept cheap for floods
+            if text:
+                line.at_line_start = text.endswith("\n")
+            return [text]
         out: list[str] = []
         for piece in _LINE_BREAKS.split(text):
             if not piece:

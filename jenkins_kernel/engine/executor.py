@@ -164,7 +164,9 @@ async def _pump_iopub(session: KernelSession, msg_id: str, emit: Emit, progress:
             if content.get("execution_state") == "idle":
                 return
         elif kind == "stream":
-            emit("stream", name=content.get("name", "stdout"), text=content.get("text", ""))
+            name, text = content.get("name", "stdout"), content.get("text", "")
+            for piece in (text,) if isinstance(text, str) else text:  # a LazyText of a flood
+                emit("stream", name=name, text=piece)
         elif kind in ("display_data", "execute_result", "update_display_data"):
             emit("display", **_display_data(kind, content))
         elif kind == "error":

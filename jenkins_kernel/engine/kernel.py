@@ -5,8 +5,8 @@ both measured (see ../shared/KERNEL-FACTS.md):
 
 - readiness is one kernel_info_reply plus one IOPub message, not ``wait_for_ready`` (which
   ends with 0.2 s of waiting for IOPub to stay quiet);
-- the IOPub socket has no receive high-water mark, so a flood of output is never dropped
-  by ZeroMQ (a kernel's PUB socket drops messages when a subscriber falls behind).
+- the client is :class:`~.wire.FloodSafeKernelClient`: no output is ever dropped by
+  ZeroMQ, and a flood of output is not copied in memory.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
-import zmq
-from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
 from ..exceptions import KernelStartError
@@ -35,18 +33,6 @@ __all__ = ["KernelInfo", "KernelSession", "describe_exit", "SECRET_ENV_VARS"]
 SECRET_ENV_VARS = frozenset({"JENKINS_KERNEL_TOKEN"})
 #: Lines a kernel logs at every start; they say nothing about why it died.
 _LOG_NOISE = ("running over TCP without encryption",)
-
-
-class FloodSafeKernelClient(AsyncKernelClient):
-    """An async client whose IOPub socket never drops messages under load."""
-
-    def connect_iopub(self, identity: bytes | None = None) -> zmq.Socket:
-        sock = self.context.socket(zmq.SUB)
-        sock.linger = 1000
-        sock.rcvhwm = 0
-        sock.setsockopt(zmq.SUBSCRIBE, b"")
-        sock.connect(self._make_url("iopub"))
-        return sock
 
 
 @dataclass(frozen=True)
@@ -111,7 +97,7 @@ class KernelSession:
         self.lock = asyncio.Lock()
         self.info: KernelInfo | None = None
         self.km: AsyncKernelManager | None = None
-        self.kc: FloodSafeKernelClient | None = None
+        self.kc: Any = None
         self.started_at: float | None = None
         self._stderr_path: str | None = None
         self._stderr_file: Any = None
@@ -145,7 +131,7 @@ class KernelSession:
         self._stderr_file = os.fdopen(fd, "wb")
         self.km = AsyncKernelManager(
             kernel_name=self.kernel_name,
-            client_class="jenkins_kernel.engine.kernel.FloodSafeKernelClient",
+            client_class="jenkins_kernel.engine.wire.FloodSafeKernelClient",
         )
         try:
             await self.km.start_kernel(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import nbformat
 from nbformat import NotebookNode
+from nbformat.v4.nbbase import random_cell_id
+from nbformat.validator import MissingIDFieldWarning
 
 from ..exceptions import InvalidNotebookError, RejectedError
 
@@ -32,32 +35,36 @@ def load_notebook(path: str | Path) -> NotebookNode:
 
 def parse_notebook(raw: str | dict[str, Any], source: str = "the notebook") -> NotebookNode:
     """Parse notebook JSON (text or an already decoded object) into a valid v4 notebook."""
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InvalidNotebookError(
-                f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                hint="save the notebook again from Jupyter, or check the file is a .ipynb",
-            ) from exc
-    if not isinstance(raw, dict):
-        raise InvalidNotebookError(f"{source} is not a notebook: expected a JSON object")
-    if "nbformat" not in raw or "cells" not in raw and "worksheets" not in raw:
+    text = raw if isinstance(raw, str) else json.dumps(raw)
+    try:
+        decoded = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise InvalidNotebookError(
-            f"{source} is not a notebook: it has no 'nbformat' and 'cells' fields",
+            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            hint="save the notebook again from Jupyter, or check the file is a .ipynb",
+        ) from exc
+    if not isinstance(decoded, dict) or "nbformat" not in decoded:
+        raise InvalidNotebookError(
+            f"{source} is not a notebook: expected a JSON object with an 'nbformat' field",
             hint="pass a Jupyter .ipynb file",
         )
+    captured: dict[str, Any] = {}
     try:
-        nb = nbformat.reads(json.dumps(raw), as_version=4)
-        nbformat.validate(nb)
-    except nbformat.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "the top level"
-        raise InvalidNotebookError(
-            f"{source} is not a valid notebook: {exc.message} (at {where})",
-            hint="open and save it in Jupyter to repair it, or fix the field named",
-        ) from exc
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MissingIDFieldWarning)
+            nb = nbformat.reads(text, as_version=4, capture_validation_error=captured)
     except Exception as exc:  # nbformat raises assorted errors for exotic input
         raise InvalidNotebookError(f"{source} is not a valid notebook: {exc}") from exc
+    error = captured.get("ValidationError")
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "the top level"
+        raise InvalidNotebookError(
+            f"{source} is not a valid notebook: {error.message} (at {where})",
+            hint="open and save it in Jupyter to repair it, or fix the field named",
+        )
+    if nb.nbformat_minor >= 5:
+        for cell in nb.cells:
+            cell.setdefault("id", random_cell_id())
     return nb
 
 

@@ -184,13 +184,38 @@ _exporter: Any = None
 _exporter_lock = threading.Lock()
 
 
+def _fast_html_exporter() -> Any:
+    """nbconvert's HTMLExporter without its BeautifulSoup pass.
+
+    That pass only adds alt text and tabindex attributes, and compiling its CSS selectors
+    costs about 0.45 s of CPU in every new process, as much as the whole rest of the
+    export: a CLI run would spend more time on it than on a short notebook. The body of
+    ``from_notebook_node`` is nbconvert 7's, minus the pass.
+    """
+    from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+    class FastHTMLExporter(HTMLExporter):  # type: ignore[misc]
+        def from_notebook_node(self, nb: NotebookNode, resources: Any = None, **kw: Any) -> Any:
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            highlight = self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self))
+            resources = self._init_resources(resources)
+            data_types = WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata, parent=self, resources=resources)
+            self.register_filter("highlight_code", highlight)
+            self.register_filter("filter_data_type", data_types)
+            return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+
+    return FastHTMLExporter()
+
+
 def _build_exporter() -> Any:
     global _exporter
     with _exporter_lock:
         if _exporter is None:
-            from nbconvert import HTMLExporter
-
-            exporter = HTMLExporter()
+            exporter = _fast_html_exporter()
             warm = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
             exporter.from_notebook_node(warm)  # compiles templates and regexes once
             _exporter = exporter

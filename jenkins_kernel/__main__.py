@@ -1,0 +1,5 @@
+"""``python -m jenkins_kernel`` is the ``jenkins-kernel`` command."""
+
+from .cli import main
+
+main()
