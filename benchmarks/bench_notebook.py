@@ -103,7 +103,8 @@ def main() -> None:
     print(f"ratio jenkins-kernel / papermill, library: {lib:.2f}  (goal <= 1.0)")
     print(f"ratio jenkins-kernel / papermill, CLI:     {cli:.2f}  (goal <= 1.0)")
     print(f"ratio jenkins-kernel / nbclient, library:  {nbc:.2f}")
-    print("jenkins-kernel also writes junit.xml, report.html and summary.json; papermill and nbclient write the notebook only.")
+    print("jenkins-kernel also writes junit.xml, report.html and summary.json;")
+    print("papermill and nbclient write the executed notebook only.")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from .status import RunStatus
 __version__ = "0.1.0"
 
 __all__ = [
-    "__version__",
     "CellResult",
     "Event",
     "InvalidNotebookError",
@@ -29,6 +28,7 @@ __all__ = [
     "RunResult",
     "RunStatus",
     "UnknownKernelError",
+    "__version__",
     "execute",
     "run_notebook",
 ]

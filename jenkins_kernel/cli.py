@@ -55,7 +55,9 @@ def _use_color(choice: str) -> bool:
 
 def output_options(func: Any) -> Any:
     """--quiet, --color and --json, shared by run and exec."""
-    func = click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line on stdout, nothing else.")(func)
+    func = click.option(
+        "--json", "as_json", is_flag=True, help="Print one JSON event per line on stdout, nothing else."
+    )(func)
     func = click.option(
         "--color",
         type=click.Choice(["auto", "always", "never"]),
@@ -92,16 +94,41 @@ def main() -> None:
 
 @main.command("run")
 @click.argument("notebook", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-p", "--parameter", "pairs", nargs=2, multiple=True, metavar="NAME VALUE", help="Set a parameter; VALUE is typed like YAML (3, 0.5, true, null, text).")
-@click.option("-f", "--parameters-file", type=click.Path(dir_okay=False, path_type=Path), help="A YAML file of parameters.")
+@click.option(
+    "-p",
+    "--parameter",
+    "pairs",
+    nargs=2,
+    multiple=True,
+    metavar="NAME VALUE",
+    help="Set a parameter; VALUE is typed like YAML (3, 0.5, true, null, text).",
+)
+@click.option(
+    "-f", "--parameters-file", type=click.Path(dir_okay=False, path_type=Path), help="A YAML file of parameters."
+)
 @click.option("--param-env", metavar="PREFIX", help="Take parameters from environment variables named PREFIX<name>.")
 @click.option("-k", "--kernel", help="Kernel to run on (default: the notebook's own).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds the whole run may take.")
 @click.option("--cell-timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds any one cell may take.")
 @click.option("--allow-errors", is_flag=True, help="Run every cell even after an error (the exit code is still 1).")
-@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the reports go [default: reports/<notebook name>].")
-@click.option("--cwd", type=click.Path(file_okay=False, exists=True), help="Kernel working directory [default: the notebook's folder].")
-@click.option("--max-output-bytes", type=click.IntRange(min=1024), default=10 * 1024 * 1024, show_default=True, help="Output kept per cell in executed.ipynb.")
+@click.option(
+    "-o",
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the reports go [default: reports/<notebook name>].",
+)
+@click.option(
+    "--cwd",
+    type=click.Path(file_okay=False, exists=True),
+    help="Kernel working directory [default: the notebook's folder].",
+)
+@click.option(
+    "--max-output-bytes",
+    type=click.IntRange(min=1024),
+    default=10 * 1024 * 1024,
+    show_default=True,
+    help="Output kept per cell in executed.ipynb.",
+)
 @output_options
 def run_command(
     notebook: Path,
@@ -125,18 +152,15 @@ def run_command(
     5 rejected (bad notebook, unknown kernel, bad parameter).
     """
     from .local import default_output_dir, run_notebook
-    from .notebook.parameters import merge_parameters, parameters_from_file, parameters_from_pairs
+    from .notebook.parameters import parameters_from_pairs
 
     writer = _writer(quiet, color, as_json, images_saved=True)
     out = output_dir or default_output_dir(notebook)
     try:
-        parameters = merge_parameters(
-            parameters_from_file(parameters_file) if parameters_file else {},
-            parameters_from_pairs(pairs),
-        )
         result = run_notebook(
             notebook,
-            parameters=parameters,
+            parameters=parameters_from_pairs(pairs),
+            parameters_file=parameters_file,
             param_env=param_env,
             output_dir=out,
             listeners=[writer],
@@ -160,7 +184,9 @@ def run_command(
 @click.option("-k", "--kernel", default="python3", show_default=True, help="Kernel to run on.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds the cell may take.")
 @click.option("--cwd", type=click.Path(file_okay=False, exists=True), help="Kernel working directory.")
-@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), help="Save images the cell displays here.")
+@click.option(
+    "-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), help="Save images the cell displays here."
+)
 @output_options
 def exec_command(
     source: TextIO | None,
@@ -209,7 +235,9 @@ def kernels_command(as_json: bool, no_probe: bool) -> None:
     width = max(len(r["name"]) for r in rows)
     lang_width = max(len(r["language"]) for r in rows)
     for r in rows:
-        click.echo(f"{r['name']:<{width}}  {r['language']:<{lang_width}}  {r['version'] or '-':<10}  {r['display_name']}")
+        click.echo(
+            f"{r['name']:<{width}}  {r['language']:<{lang_width}}  {r['version'] or '-':<10}  {r['display_name']}"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,7 +19,7 @@ from typing import Any
 from .engine.events import Event
 from .notebook.images import image_mime, image_name
 
-__all__ = ["ConsoleRenderer", "strip_ansi", "PREFIX"]
+__all__ = ["PREFIX", "ConsoleRenderer", "strip_ansi"]
 
 PREFIX = "[jenkins-kernel]"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")

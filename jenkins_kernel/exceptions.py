@@ -12,12 +12,12 @@ from collections.abc import Iterable
 from .status import RunStatus
 
 __all__ = [
-    "JenkinsKernelError",
-    "RejectedError",
-    "UnknownKernelError",
     "InvalidNotebookError",
     "InvalidParameterError",
+    "JenkinsKernelError",
     "KernelStartError",
+    "RejectedError",
+    "UnknownKernelError",
 ]
 
 

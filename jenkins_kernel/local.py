@@ -20,10 +20,15 @@ from .engine.runs import RunResult, finish_run, run_code
 from .exceptions import JenkinsKernelError
 from .notebook.images import ImageSaver
 from .notebook.loader import load_notebook
-from .notebook.parameters import declared_parameter_names, merge_parameters, parameters_from_env
+from .notebook.parameters import (
+    declared_parameter_names,
+    merge_parameters,
+    parameters_from_env,
+    parameters_from_file,
+)
 from .notebook.runner import NotebookOptions, run_notebook_async
 
-__all__ = ["run_notebook", "execute", "default_output_dir"]
+__all__ = ["default_output_dir", "execute", "run_notebook"]
 
 T = TypeVar("T")
 
@@ -37,6 +42,7 @@ def run_notebook(
     path: str | Path,
     *,
     parameters: dict[str, Any] | None = None,
+    parameters_file: str | Path | None = None,
     param_env: str | None = None,
     output_dir: str | Path | None = None,
     listeners: Iterable[Listener] = (),
@@ -44,12 +50,13 @@ def run_notebook(
 ) -> RunResult:
     """Run the notebook at ``path`` and write its reports; see :class:`NotebookOptions`.
 
-    ``param_env`` takes parameters from environment variables named with that prefix;
-    explicit ``parameters`` win over them.
+    Parameters come from ``parameters_file`` (YAML), then environment variables named
+    ``param_env`` + name, then ``parameters``: a later source wins.
     """
     nb = load_notebook(path)
+    from_file = parameters_from_file(parameters_file) if parameters_file else {}
     from_env = parameters_from_env(param_env, known=declared_parameter_names(nb)) if param_env else {}
-    opts = NotebookOptions(parameters=merge_parameters(from_env, parameters or {}), **options)
+    opts = NotebookOptions(parameters=merge_parameters(from_file, from_env, parameters or {}), **options)
     opts.cwd = opts.cwd or str(Path(path).resolve().parent)
     out = Path(output_dir) if output_dir is not None else default_output_dir(path)
 

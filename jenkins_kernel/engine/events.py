@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Event", "EventStream", "Listener", "EVENT_TYPES"]
+__all__ = ["EVENT_TYPES", "Event", "EventStream", "Listener"]
 
 #: stream: stdout/stderr text; display: display_data, execute_result, update_display_data;
 #: clear_output; error: ename/evalue/traceback; cell: a notebook cell starts or ends;

@@ -17,7 +17,7 @@ from typing import Any
 from ..status import RunStatus
 from .kernel import KernelSession, describe_exit
 
-__all__ = ["CellOutcome", "Deadline", "Emit", "execute_cell", "STDIN_HINT"]
+__all__ = ["STDIN_HINT", "CellOutcome", "Deadline", "Emit", "execute_cell"]
 
 Emit = Callable[..., Any]
 

@@ -27,7 +27,7 @@ from jupyter_client.manager import AsyncKernelManager
 from ..exceptions import KernelStartError
 from .kernelspecs import require_kernel
 
-__all__ = ["KernelInfo", "KernelSession", "describe_exit", "SECRET_ENV_VARS"]
+__all__ = ["SECRET_ENV_VARS", "KernelInfo", "KernelSession", "describe_exit"]
 
 #: Never handed to a kernel: user code must not be able to read the service's token.
 SECRET_ENV_VARS = frozenset({"JENKINS_KERNEL_TOKEN"})
@@ -134,9 +134,7 @@ class KernelSession:
             client_class="jenkins_kernel.engine.wire.FloodSafeKernelClient",
         )
         try:
-            await self.km.start_kernel(
-                cwd=self.cwd, env=env, stdout=self._stderr_file, stderr=self._stderr_file
-            )
+            await self.km.start_kernel(cwd=self.cwd, env=env, stdout=self._stderr_file, stderr=self._stderr_file)
         except Exception as exc:  # a missing interpreter, a bad argv ...
             raise KernelStartError(
                 f"the {self.kernel_name} kernel could not be started: {exc}",

@@ -12,7 +12,7 @@ from .events import EventStream
 from .executor import Deadline, execute_cell
 from .kernel import KernelInfo, KernelSession
 
-__all__ = ["CellResult", "RunResult", "run_code", "finish_run", "run_deadline"]
+__all__ = ["CellResult", "RunResult", "finish_run", "run_code", "run_deadline"]
 
 
 @dataclass

@@ -19,7 +19,7 @@ from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.session import Session
 
-__all__ = ["LazyText", "FloodSafeIOPubChannel", "decode_message", "LARGE_CONTENT"]
+__all__ = ["LARGE_CONTENT", "FloodSafeIOPubChannel", "LazyText", "decode_message"]
 
 #: Content frames at least this large are decoded lazily (stream messages only).
 LARGE_CONTENT = 4 * 1024 * 1024
@@ -59,17 +59,31 @@ def _safe_cut(view: memoryview, start: int, cut: int) -> int:
             escape_start = i if (i - first) % 2 == 0 else i - 1
             length = 2
             if escape_start + 1 < len(view) and view[escape_start + 1] == ord("u"):
-                length = 6
-                hexdigits = bytes(view[escape_start + 2 : escape_start + 6]).lower()
-                if hexdigits[:2] in (b"d8", b"d9", b"da", b"db"):
-                    length = 12  # a high surrogate: keep the pair together
+                length = 12 if _is_high_surrogate(view, escape_start) else 6
             if escape_start + length > cut:
+                pair = escape_start - 6
+                if pair >= start and _is_high_surrogate(view, pair) and _starts_escape(view, pair, start):
+                    return pair  # the low half of a pair: keep the pair together
                 return escape_start
             break
         i -= 1
     while cut > start and (view[cut] & 0xC0) == 0x80:
         cut -= 1
     return cut
+
+
+def _starts_escape(view: memoryview, at: int, start: int) -> bool:
+    """Whether the backslash at ``at`` begins an escape (an even run of backslashes before it)."""
+    run = 0
+    while at - run - 1 >= start and view[at - run - 1] == _BACKSLASH:
+        run += 1
+    return run % 2 == 0
+
+
+def _is_high_surrogate(view: memoryview, at: int) -> bool:
+    """Whether ``view[at:at + 6]`` is an escape ``\\uD800``..``\\uDBFF``."""
+    escape = bytes(view[at : at + 6]).lower()
+    return escape[:2] == b"\\u" and escape[2:4] in (b"d8", b"d9", b"da", b"db")
 
 
 class LazyText:

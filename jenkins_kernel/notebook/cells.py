@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nbformat import NotebookNode
 
-__all__ = ["SKIP_TAG", "RAISES_TAG", "cell_tags", "cell_title"]
+__all__ = ["RAISES_TAG", "SKIP_TAG", "cell_tags", "cell_title"]
 
 SKIP_TAG = "skip-execution"
 RAISES_TAG = "raises-exception"

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..engine.events import Event
 
-__all__ = ["IMAGE_TYPES", "image_name", "image_mime", "ImageSaver"]
+__all__ = ["IMAGE_TYPES", "ImageSaver", "image_mime", "image_name"]
 
 IMAGE_TYPES = {
     "image/png": ".png",

@@ -14,7 +14,7 @@ from nbformat.validator import MissingIDFieldWarning
 
 from ..exceptions import InvalidNotebookError, RejectedError
 
-__all__ = ["load_notebook", "parse_notebook", "notebook_kernel_name"]
+__all__ = ["load_notebook", "notebook_kernel_name", "parse_notebook"]
 
 
 def load_notebook(path: str | Path) -> NotebookNode:

@@ -15,7 +15,7 @@ from nbformat import NotebookNode
 
 from ..engine.events import Event
 
-__all__ = ["OutputCollector", "apply_carriage_returns", "DEFAULT_MAX_OUTPUT_BYTES"]
+__all__ = ["DEFAULT_MAX_OUTPUT_BYTES", "OutputCollector", "apply_carriage_returns"]
 
 DEFAULT_MAX_OUTPUT_BYTES = 10 * 1024 * 1024
 
@@ -97,11 +97,14 @@ class OutputCollector:
     # -- building ----------------------------------------------------------------------
 
     def _add_text(self, outputs: _CellOutputs, name: str, text: str) -> None:
-        size = len(text)
-        if outputs.kept + size > self.max_output_bytes:
-            outputs.dropped += size
-            return
-        outputs.kept += size
+        room = self.max_output_bytes - outputs.kept
+        if len(text) > room:
+            head = text[: text.rfind("\n", 0, room) + 1]  # whole lines only
+            outputs.dropped += len(text) - len(head)
+            text = head
+            if not text:
+                return
+        outputs.kept += len(text)
         last = outputs.items[-1] if outputs.items else None
         if isinstance(last, _Stream) and last.name == name:
             last.chunks.append(text)
@@ -124,9 +127,7 @@ class OutputCollector:
                 execution_count=data.get("execution_count"),
             )
         else:
-            node = nbformat.v4.new_output(
-                "display_data", data=data["data"], metadata=data.get("metadata", {})
-            )
+            node = nbformat.v4.new_output("display_data", data=data["data"], metadata=data.get("metadata", {}))
         if data.get("display_id"):
             self._displays.setdefault(data["display_id"], []).append(node)
         return node

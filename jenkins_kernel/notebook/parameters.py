@@ -23,13 +23,13 @@ from .cells import cell_tags
 from .translators import parameter_cell_source
 
 __all__ = [
-    "parse_scalar",
-    "parameters_from_pairs",
-    "parameters_from_file",
-    "parameters_from_env",
+    "declared_parameter_names",
     "merge_parameters",
     "parameterize",
-    "declared_parameter_names",
+    "parameters_from_env",
+    "parameters_from_file",
+    "parameters_from_pairs",
+    "parse_scalar",
 ]
 
 PARAMETERS_TAG = "parameters"

@@ -28,13 +28,13 @@ from .cells import cell_title
 
 __all__ = [
     "REPORT_FILES",
-    "write_reports",
-    "write_executed_notebook",
-    "write_junit",
-    "write_html",
-    "write_summary",
-    "prepare_html_exporter",
     "mark_failed_cell",
+    "prepare_html_exporter",
+    "write_executed_notebook",
+    "write_html",
+    "write_junit",
+    "write_reports",
+    "write_summary",
 ]
 
 REPORT_FILES = ("executed.ipynb", "junit.xml", "report.html", "summary.json")
@@ -85,7 +85,7 @@ def mark_failed_cell(nb: NotebookNode, result: RunResult) -> NotebookNode:
     error = failed.error or {}
     banner = nbformat.v4.new_markdown_cell(
         source=(
-            f"<span style=\"color:#b00\">**jenkins-kernel: the run {result.status.value} at cell "
+            f'<span style="color:#b00">**jenkins-kernel: the run {result.status.value} at cell '
             f"{failed.number}** (below): `{error.get('ename')}: {error.get('evalue')}`</span>"
         ),
         metadata={"tags": [FAILURE_TAG]},
@@ -165,7 +165,9 @@ def write_junit(nb: NotebookNode, result: RunResult, path: Path, name: str) -> P
         ET.SubElement(props, "property", name=key, value=_xml_text(value))
     suite.extend(cases)
     ET.indent(suites)
-    return _atomic_write(path, '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n")
+    return _atomic_write(
+        path, '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    )
 
 
 def _properties(result: RunResult) -> dict[str, str]:

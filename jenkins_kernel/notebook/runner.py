@@ -30,7 +30,7 @@ from .outputs import DEFAULT_MAX_OUTPUT_BYTES, OutputCollector
 from .parameters import parameterize
 from .reports import prepare_html_exporter, write_reports
 
-__all__ = ["NotebookOptions", "run_notebook_async", "resolve_kernel_name"]
+__all__ = ["NotebookOptions", "resolve_kernel_name", "run_notebook_async"]
 
 _STOPPING = (RunStatus.TIMED_OUT, RunStatus.KERNEL_DIED, RunStatus.CANCELLED)
 

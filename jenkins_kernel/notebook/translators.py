@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from ..exceptions import InvalidParameterError
 
-__all__ = ["Translator", "register", "translator_for", "parameter_cell_source", "LANGUAGES"]
+__all__ = ["LANGUAGES", "Translator", "parameter_cell_source", "register", "translator_for"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -1,0 +1,63 @@
+"""Shared test helpers: run the real CLI, build notebooks, skip for absent kernels.
+
+Everything here uses real parts: real kernels started by jupyter_client, the real CLI in a
+subprocess, real files in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from jenkins_kernel.engine.kernelspecs import installed_kernels
+
+ROOT = Path(__file__).resolve().parents[1]
+JK = [sys.executable, "-m", "jenkins_kernel"]
+INSTALLED = set(installed_kernels())
+LANGUAGE = {"python3": "python", "bash": "bash", "ir": "R", "javascript": "javascript"}
+
+
+def needs_kernel(name: str) -> pytest.MarkDecorator:
+    """Skip only where the kernel is truly absent (`make kernels` installs them all)."""
+    return pytest.mark.skipif(
+        name not in INSTALLED, reason=f"the {name} kernel is not installed here (run `make kernels`)"
+    )
+
+
+def jk(*args: str, cwd: Path, timeout: float = 90, env: dict[str, str] | None = None, input: str | None = None):
+    """Run ``jenkins-kernel ARGS`` and return the completed process (text output)."""
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    return subprocess.run(
+        [*JK, *args], cwd=cwd, env=full_env, input=input, capture_output=True, text=True, timeout=timeout
+    )
+
+
+Cell = str | tuple[str, Iterable[str]]
+
+
+def make_notebook(path: Path, cells: Iterable[Cell], kernel: str = "python3") -> Path:
+    """Write a notebook of code cells; a cell is its source, or (source, tags)."""
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": kernel, "display_name": kernel, "language": LANGUAGE.get(kernel, kernel)}}
+    )
+    for cell in cells:
+        source, tags = (cell, ()) if isinstance(cell, str) else cell
+        nb.cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": list(tags)} if tags else {}))
+    nbformat.write(nb, path)
+    return path
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    return nb
+
+
+def stream_text(cell: nbformat.NotebookNode, name: str = "stdout") -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == name)
