@@ -69,6 +69,28 @@ def output_options(func: Any) -> Any:
     return func
 
 
+def server_options(func: Any) -> Any:
+    """--server and --token: run on the agent service instead of in this process."""
+    func = click.option(
+        "--token", envvar="JENKINS_KERNEL_TOKEN", help="The service's token [env JENKINS_KERNEL_TOKEN]."
+    )(func)
+    func = click.option(
+        "--server",
+        envvar="JENKINS_KERNEL_URL",
+        metavar="URL",
+        help="Run on the agent service at URL instead of in-process [env JENKINS_KERNEL_URL].",
+    )(func)
+    return func
+
+
+def _client(server: str, token: str | None, writer: ConsoleWriter) -> Any:
+    from .client import Client
+
+    client = Client(server, token)
+    client.on_retry = writer.note
+    return client
+
+
 def _writer(quiet: bool, color: str, as_json: bool, images_saved: bool) -> ConsoleWriter:
     renderer = None if as_json else ConsoleRenderer(color=_use_color(color), quiet=quiet, images_saved=images_saved)
     return ConsoleWriter(renderer, sys.stdout, sys.stderr)
@@ -130,6 +152,7 @@ def main() -> None:
     help="Output kept per cell in executed.ipynb.",
 )
 @output_options
+@server_options
 def run_command(
     notebook: Path,
     pairs: tuple[tuple[str, str], ...],
@@ -145,6 +168,8 @@ def run_command(
     quiet: bool,
     color: str,
     as_json: bool,
+    server: str | None,
+    token: str | None,
 ) -> None:
     """Run a whole NOTEBOOK; write executed.ipynb, junit.xml, report.html, summary.json.
 
@@ -156,25 +181,29 @@ def run_command(
 
     writer = _writer(quiet, color, as_json, images_saved=True)
     out = output_dir or default_output_dir(notebook)
+    common = {
+        "parameters": parameters_from_pairs(pairs),
+        "parameters_file": parameters_file,
+        "param_env": param_env,
+        "output_dir": out,
+        "listeners": [writer],
+        "kernel": kernel,
+        "timeout": timeout,
+        "cell_timeout": cell_timeout,
+        "allow_errors": allow_errors,
+        "cwd": cwd,
+    }
     try:
-        result = run_notebook(
-            notebook,
-            parameters=parameters_from_pairs(pairs),
-            parameters_file=parameters_file,
-            param_env=param_env,
-            output_dir=out,
-            listeners=[writer],
-            kernel=kernel,
-            timeout=timeout,
-            cell_timeout=cell_timeout,
-            allow_errors=allow_errors,
-            cwd=cwd,
-            max_output_bytes=max_output_bytes,
-        )
+        if server:
+            from .remote import run_notebook_remote
+
+            exit_code = run_notebook_remote(_client(server, token, writer), notebook, **common)["exit_code"]
+        else:
+            exit_code = run_notebook(notebook, max_output_bytes=max_output_bytes, **common).exit_code
     except JenkinsKernelError as exc:
         _reject(exc, as_json)
     writer.note(f"reports in {out}/")
-    sys.exit(result.exit_code)
+    sys.exit(exit_code)
 
 
 @main.command("exec")
@@ -188,6 +217,7 @@ def run_command(
     "-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), help="Save images the cell displays here."
 )
 @output_options
+@server_options
 def exec_command(
     source: TextIO | None,
     code: str | None,
@@ -199,6 +229,8 @@ def exec_command(
     quiet: bool,
     color: str,
     as_json: bool,
+    server: str | None,
+    token: str | None,
 ) -> None:
     """Run one cell: -c CODE, -f FILE, or - to read the code from stdin."""
     from .local import execute
@@ -209,10 +241,20 @@ def exec_command(
     text = code if code is not None else given[0].read()  # type: ignore[union-attr]
     writer = _writer(quiet, color, as_json, images_saved=output_dir is not None)
     try:
-        result = execute(text, kernel=kernel, timeout=timeout, cwd=cwd, output_dir=output_dir, listeners=[writer])
+        if server:
+            from .remote import execute_remote
+
+            client = _client(server, token, writer)
+            exit_code = execute_remote(client, text, listeners=[writer], kernel=kernel, timeout=timeout, cwd=cwd)[
+                "exit_code"
+            ]
+        else:
+            exit_code = execute(
+                text, kernel=kernel, timeout=timeout, cwd=cwd, output_dir=output_dir, listeners=[writer]
+            ).exit_code
     except JenkinsKernelError as exc:
         _reject(exc, as_json)
-    sys.exit(result.exit_code)
+    sys.exit(exit_code)
 
 
 @main.command("kernels")
@@ -238,6 +280,52 @@ def kernels_command(as_json: bool, no_probe: bool) -> None:
         click.echo(
             f"{r['name']:<{width}}  {r['language']:<{lang_width}}  {r['version'] or '-':<10}  {r['display_name']}"
         )
+
+
+@main.command("serve")
+@click.option("--host", help="Address to bind [default: 127.0.0.1].")
+@click.option("--port", type=int, help="Port [default: 8765; 0 picks a free one].")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Where runs are recorded [default: XDG data home].")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True), help="A YAML file of settings.")
+@click.option("--warm", help="Kernels to keep started, e.g. python3=2,bash=1.")
+@click.option("--token", help="Accept this bearer token (named 'cli'); prefer JENKINS_KERNEL_TOKEN.")
+@click.option("--no-auth", is_flag=True, default=None, help="No tokens (loopback only; a warning is printed).")
+@click.option("--max-sessions", type=int, help="Live sessions at most [default: 32].")
+@click.option("--allowed-root", "allowed_roots", multiple=True, help="A folder a run's cwd may be in (repeatable).")
+def serve_command(
+    host: str | None,
+    port: int | None,
+    data_dir: str | None,
+    config_file: str | None,
+    warm: str | None,
+    token: str | None,
+    no_auth: bool | None,
+    max_sessions: int | None,
+    allowed_roots: tuple[str, ...],
+) -> None:
+    """Start the agent service: the HTTP API that Jenkins, the CLI and curl call.
+
+    Settings come from the config file, then JENKINS_KERNEL_* variables, then these flags.
+    """
+    from .server.config import load_settings
+    from .server.serve import serve
+
+    try:
+        settings = load_settings(
+            config_file,
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            warm=warm,
+            no_auth=no_auth,
+            max_sessions=max_sessions,
+            allowed_roots=list(allowed_roots) or None,
+        )
+        if token:
+            settings.tokens = {**settings.tokens, "cli": token}
+        serve(settings)
+    except JenkinsKernelError as exc:
+        _reject(exc, False)
 
 
 if __name__ == "__main__":  # pragma: no cover

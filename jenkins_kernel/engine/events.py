@@ -36,18 +36,62 @@ class Event:
 
 
 Listener = Callable[[Event], None]
+#: Sees each event before it is numbered: returns it (perhaps changed), or None to drop it.
+Gate = Callable[[str, dict[str, Any]], "tuple[str, dict[str, Any]] | None"]
 
 
 class EventStream:
-    """Numbers a run's events and hands each, in order, to every listener."""
+    """Numbers a run's events and hands each, in order, to every listener.
 
-    def __init__(self, listeners: Iterable[Listener] = (), *, last_seq: int = 0) -> None:
+    A ``gate`` may drop or replace events before they are numbered, so a dropped event
+    leaves no gap in ``seq``.
+    """
+
+    def __init__(self, listeners: Iterable[Listener] = (), *, last_seq: int = 0, gate: Gate | None = None) -> None:
         self.listeners: list[Listener] = list(listeners)
         self.last_seq = last_seq
+        self.gate = gate
 
-    def emit(self, type: str, **data: Any) -> Event:
+    def emit(self, type: str, **data: Any) -> Event | None:
+        if self.gate is not None:
+            passed = self.gate(type, data)
+            if passed is None:
+                return None
+            type, data = passed
         self.last_seq += 1
         event = Event(self.last_seq, type, time.time(), data)
         for listener in self.listeners:
             listener(event)
         return event
+
+
+class OutputBudget:
+    """A gate that lets through at most ``limit`` characters of output per run.
+
+    Past the limit, output events are dropped; the first one dropped is replaced by a
+    marker saying so. Errors, cell and status events always pass.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.dropped = 0
+
+    def __call__(self, type: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        if type == "stream":
+            size = len(data.get("text", ""))
+        elif type == "display":
+            size = sum(len(str(v)) for v in (data.get("data") or {}).values())
+        else:
+            return type, data
+        self.used += size
+        if self.used <= self.limit:
+            return type, data
+        self.dropped += size
+        if self.dropped > size:
+            return None
+        marker = (
+            f"[jenkins-kernel] output limit reached: this run may store {self.limit} characters of output; "
+            "further output is dropped (max_run_output_bytes)\n"
+        )
+        return "stream", {**{k: v for k, v in data.items() if k == "cell"}, "name": "stderr", "text": marker}

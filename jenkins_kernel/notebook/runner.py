@@ -70,12 +70,14 @@ async def run_notebook_async(
     listeners: Iterable[Listener] = (),
     cancel: asyncio.Event | None = None,
     session: KernelSession | None = None,
+    stream: EventStream | None = None,
 ) -> tuple[RunResult, NotebookNode]:
     """Run ``nb``; return how it went and the executed notebook (outputs filled in).
 
     With ``session`` the notebook runs on that live kernel (the service's case); without,
     a kernel is started for it and stopped at the end. With ``output_dir`` the reports and
-    images are written there before the final status event.
+    images are written there before the final status event. With ``stream`` the events
+    continue that stream (the service numbers a run's events from its queued event on).
     """
     kernel_name = session.kernel_name if session else resolve_kernel_name(nb, options.kernel)
     spec = require_kernel(kernel_name)
@@ -83,7 +85,10 @@ async def run_notebook_async(
     if output_dir is not None:
         prepare_html_exporter()
         listeners = [ImageSaver(output_dir), *listeners]
-    stream = EventStream([OutputCollector(nb, options.max_output_bytes), *listeners])
+    collector = OutputCollector(nb, options.max_output_bytes)
+    if stream is None:
+        stream = EventStream()
+    stream.listeners[:0] = [collector, *listeners]
     result = RunResult(parameters=dict(options.parameters))
     owns_session = session is None
     stream.emit("status", status=RunStatus.RUNNING.value, kernel=kernel_name, notebook=name)
@@ -108,8 +113,8 @@ async def run_notebook_async(
         {"status": result.status.value, "exit_code": result.exit_code, "duration": round(result.duration, 4)}
     )
     try:
-        if output_dir is not None:
-            write_reports(nb, result, output_dir, name)
+        if output_dir is not None:  # in a thread: nbconvert must not stall other kernels' output
+            await asyncio.to_thread(write_reports, nb, result, output_dir, name)
     finally:
         if owns_session and session is not None:
             await session.close(options.shutdown_grace)

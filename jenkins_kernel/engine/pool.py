@@ -1,0 +1,102 @@
+"""Warm kernels: started ahead of time so that a new session costs nothing to start.
+
+``WarmPool({"python3": 2, "bash": 1})`` keeps that many kernels started and ready; taking
+one starts a replacement in the background. Each warm kernel has its own fresh working
+directory, so the session that takes it gets a private scratch folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from ..exceptions import JenkinsKernelError
+from .kernel import KernelSession
+
+__all__ = ["WarmPool", "parse_warm_spec"]
+
+log = logging.getLogger(__name__)
+
+
+def parse_warm_spec(text: str | dict[str, int] | None) -> dict[str, int]:
+    """``"python3=2,bash=1"`` (or a mapping) as ``{"python3": 2, "bash": 1}``."""
+    if not text:
+        return {}
+    if isinstance(text, dict):
+        return {str(k): int(v) for k, v in text.items()}
+    sizes: dict[str, int] = {}
+    for part in text.split(","):
+        name, _, count = part.strip().partition("=")
+        if not name or not count.strip().isdigit():
+            raise ValueError(f"bad warm pool entry {part!r}: write KERNEL=COUNT, e.g. python3=2,bash=1")
+        sizes[name.strip()] = int(count)
+    return sizes
+
+
+class WarmPool:
+    def __init__(self, sizes: dict[str, int], work_root: Path, on_change: Callable[[], None] | None = None) -> None:
+        self.sizes = dict(sizes)
+        self.work_root = work_root
+        self.on_change = on_change or (lambda: None)
+        self._ready: dict[str, list[KernelSession]] = {k: [] for k in sizes}
+        self._starting: dict[str, int] = dict.fromkeys(sizes, 0)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    def counts(self) -> dict[str, int]:
+        """Warm kernels ready now, by kernel name."""
+        return {k: len(v) for k, v in self._ready.items()}
+
+    def fill(self) -> None:
+        """Start kernels until each kernel name has its size (ready or starting)."""
+        for name, size in self.sizes.items():
+            while not self._closed and len(self._ready[name]) + self._starting[name] < size:
+                self._starting[name] += 1
+                task = asyncio.ensure_future(self._start_one(name))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _start_one(self, name: str) -> None:
+        session_id = uuid.uuid4().hex
+        cwd = self.work_root / session_id
+        cwd.mkdir(parents=True, exist_ok=True)
+        session = KernelSession(name, cwd=cwd)
+        session.session_id = session_id  # type: ignore[attr-defined]
+        try:
+            await session.start()
+        except JenkinsKernelError as exc:
+            log.warning("warm %s kernel failed to start: %s", name, exc)
+            self._starting[name] -= 1
+            await asyncio.sleep(5)  # do not spin on a kernel that cannot start
+            self.fill()
+            return
+        self._starting[name] -= 1
+        if self._closed:
+            await session.kill()
+            return
+        self._ready[name].append(session)
+        self.on_change()
+
+    async def take(self, name: str) -> KernelSession | None:
+        """A ready kernel of that name (its replacement starts now), or None."""
+        ready = self._ready.get(name)
+        while ready:
+            session = ready.pop(0)
+            self.fill()
+            self.on_change()
+            if await session.exit_code() is None:
+                return session
+            await session.kill()
+        return None
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        for sessions in self._ready.values():
+            for session in sessions:
+                await session.kill()
+            sessions.clear()

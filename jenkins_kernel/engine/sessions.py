@@ -1,0 +1,249 @@
+"""Sessions: live kernels that keep state across runs, found by id or by name.
+
+Every method runs on the engine loop. Creating a session never waits for its kernel: the
+kernel starts in the background (or is taken warm from the pool) and runs wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import JenkinsKernelError
+from .kernel import KernelSession
+from .pool import WarmPool
+
+__all__ = ["ManagedSession", "SessionError", "SessionManager"]
+
+
+class SessionError(JenkinsKernelError):
+    """A session request that cannot be met as asked."""
+
+
+@dataclass(eq=False)
+class ManagedSession:
+    id: str
+    kernel: str
+    cwd: str
+    name: str | None
+    token_name: str | None
+    kernel_session: KernelSession
+    ready: asyncio.Future[None]
+    scratch: bool
+    ephemeral: bool
+    created: float = field(default_factory=time.time)
+    last_used: float = field(default_factory=time.time)
+    status: str = "starting"
+    message: str = ""
+    active_runs: int = 0
+    warm: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        info = self.kernel_session.info
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kernel": self.kernel,
+            "status": self.status,
+            "cwd": self.cwd,
+            "created": self.created,
+            "last_used": self.last_used,
+            "active_runs": self.active_runs,
+            "warm_start": self.warm,
+            "language": info.language if info else None,
+            "language_version": info.language_version if info else None,
+            "message": self.message,
+        }
+
+    def record(self) -> dict[str, Any]:
+        """The row the store keeps."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kernel": self.kernel,
+            "cwd": self.cwd,
+            "status": self.status,
+            "token_name": self.token_name,
+            "created": self.created,
+            "last_used": self.last_used,
+            "closed": time.time() if self.status == "closed" else None,
+            "message": self.message,
+        }
+
+
+class SessionManager:
+    def __init__(
+        self,
+        work_root: Path,
+        *,
+        pool: WarmPool | None = None,
+        max_sessions: int = 32,
+        idle_timeout: float = 3600.0,
+        on_change: Callable[[ManagedSession], None] | None = None,
+    ) -> None:
+        self.work_root = work_root
+        self.pool = pool
+        self.max_sessions = max_sessions
+        self.idle_timeout = idle_timeout
+        self.on_change = on_change or (lambda s: None)
+        self._sessions: dict[str, ManagedSession] = {}
+
+    # -- finding -----------------------------------------------------------------------
+
+    def get(self, session_id: str) -> ManagedSession | None:
+        return self._sessions.get(session_id)
+
+    def by_name(self, name: str) -> ManagedSession | None:
+        return next((s for s in self._sessions.values() if s.name == name), None)
+
+    def all(self) -> list[ManagedSession]:
+        return sorted(self._sessions.values(), key=lambda s: s.created)
+
+    def counts_by_kernel(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for s in self._sessions.values():
+            counts[s.kernel] = counts.get(s.kernel, 0) + 1
+        return counts
+
+    # -- opening -----------------------------------------------------------------------
+
+    async def open(
+        self,
+        kernel: str,
+        *,
+        name: str | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        token_name: str | None = None,
+        ephemeral: bool = False,
+    ) -> ManagedSession:
+        """The named session if it exists, else a new one (warm if the pool has one)."""
+        if name:
+            existing = self.by_name(name)
+            if existing is not None:
+                if existing.kernel != kernel:
+                    raise SessionError(
+                        f"session {name!r} runs the {existing.kernel} kernel, not {kernel}",
+                        code="session_kernel_mismatch",
+                        hint="use another session name, or the session's own kernel",
+                    )
+                return existing
+        if len(self._sessions) >= self.max_sessions:
+            error = SessionError(
+                f"the service already runs its maximum of {self.max_sessions} sessions",
+                code="too_many_sessions",
+                hint="close sessions you no longer need (DELETE /api/v1/sessions/ID), or raise max_sessions",
+            )
+            error.http_status = 429
+            raise error
+        warm = None
+        if self.pool is not None and not cwd and not env:
+            warm = await self.pool.take(kernel)
+        loop = asyncio.get_running_loop()
+        if warm is not None:
+            session_id = warm.session_id  # type: ignore[attr-defined]
+            managed = self._register(session_id, kernel, warm.cwd, name, token_name, warm, True, ephemeral)
+            managed.warm = True
+            managed.ready.set_result(None)
+            managed.status = "idle"
+        else:
+            session_id = uuid.uuid4().hex
+            scratch = not cwd
+            if scratch:
+                cwd = str(self.work_root / session_id)
+                Path(cwd).mkdir(parents=True, exist_ok=True)
+            kernel_session = KernelSession(kernel, cwd=cwd, env=env)
+            managed = self._register(session_id, kernel, str(cwd), name, token_name, kernel_session, scratch, ephemeral)
+            task = loop.create_task(self._start(managed))
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+        self.on_change(managed)
+        return managed
+
+    def _register(self, session_id: str, kernel: str, cwd: str, name: str | None, token_name: str | None,
+                  kernel_session: KernelSession, scratch: bool, ephemeral: bool) -> ManagedSession:  # fmt: skip
+        managed = ManagedSession(
+            id=session_id,
+            kernel=kernel,
+            cwd=cwd,
+            name=name,
+            token_name=token_name,
+            kernel_session=kernel_session,
+            ready=asyncio.get_running_loop().create_future(),
+            scratch=scratch,
+            ephemeral=ephemeral,
+        )
+        self._sessions[session_id] = managed
+        return managed
+
+    async def _start(self, managed: ManagedSession) -> None:
+        try:
+            await managed.kernel_session.start()
+        except JenkinsKernelError as exc:
+            managed.status, managed.message = "dead", exc.message
+            managed.ready.set_exception(exc)
+            managed.ready.exception()  # retrieved: runs report it, nobody else must
+            self.on_change(managed)
+            return
+        managed.status = "busy" if managed.active_runs else "idle"
+        managed.ready.set_result(None)
+        self.on_change(managed)
+
+    # -- using -------------------------------------------------------------------------
+
+    def touch(self, managed: ManagedSession, *, busy: bool) -> None:
+        managed.active_runs += 1 if busy else -1
+        managed.last_used = time.time()
+        if managed.status in ("idle", "busy"):
+            managed.status = "busy" if managed.active_runs else "idle"
+        self.on_change(managed)
+
+    async def interrupt(self, managed: ManagedSession) -> None:
+        await managed.kernel_session.interrupt()
+
+    async def restart(self, managed: ManagedSession) -> None:
+        """A fresh kernel for the session (its variables are lost; its id and name stay)."""
+        managed.status = "starting"
+        self.on_change(managed)
+        try:
+            await managed.kernel_session.restart()
+        except JenkinsKernelError as exc:
+            managed.status, managed.message = "dead", exc.message
+            self.on_change(managed)
+            raise
+        managed.status, managed.message = ("busy" if managed.active_runs else "idle"), ""
+        if not managed.ready.done():
+            managed.ready.set_result(None)
+        elif managed.ready.exception() is not None:
+            managed.ready = asyncio.get_running_loop().create_future()
+            managed.ready.set_result(None)
+        self.on_change(managed)
+
+    async def close(self, managed: ManagedSession, grace: float = 1.0) -> None:
+        """Shut the kernel down and forget the session; its scratch folder goes too."""
+        if self._sessions.pop(managed.id, None) is None:
+            return
+        managed.status = "closed"
+        session = managed.kernel_session
+        session.request_shutdown()
+        await session.close(grace)
+        if managed.scratch:
+            shutil.rmtree(managed.cwd, ignore_errors=True)
+        self.on_change(managed)
+
+    async def cull(self) -> list[str]:
+        """Close sessions idle for longer than ``idle_timeout``; their ids."""
+        now = time.time()
+        idle = [s for s in self._sessions.values() if not s.active_runs and now - s.last_used > self.idle_timeout]
+        for managed in idle:
+            await self.close(managed)
+        return [s.id for s in idle]
+
+    async def close_all(self) -> None:
+        for managed in list(self._sessions.values()):
+            await self.close(managed, grace=0.2)

@@ -1,0 +1,357 @@
+"""SQLite: sessions, runs, events, artifacts, idempotency keys and the audit log.
+
+The datasette shape: reads on per-thread connections, every write through one writer
+thread. Writes are queued as small functions; the writer runs what is queued in one
+transaction (WAL, so readers never wait), commits, then tells whoever waits. A run's
+console text lives beside the database in ``runs/<id>/console.log`` and is appended by
+the same writer thread, in the same order as the events it was rendered from.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SCHEMA_VERSION", "Store"]
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    name TEXT,
+    kernel TEXT NOT NULL,
+    cwd TEXT NOT NULL,
+    status TEXT NOT NULL,
+    token_name TEXT,
+    created REAL NOT NULL,
+    last_used REAL NOT NULL,
+    closed REAL,
+    message TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS sessions_by_name ON sessions (name, status);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    session_id TEXT,
+    session_name TEXT,
+    kernel TEXT,
+    status TEXT NOT NULL,
+    exit_code INTEGER,
+    message TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    started REAL,
+    ended REAL,
+    token_name TEXT,
+    remote_addr TEXT,
+    idempotency_key TEXT,
+    input_sha256 TEXT NOT NULL,
+    notebook_name TEXT,
+    parameters TEXT NOT NULL DEFAULT '{}',
+    options TEXT NOT NULL DEFAULT '{}',
+    jenkins TEXT NOT NULL DEFAULT '{}',
+    kernel_info TEXT NOT NULL DEFAULT '{}',
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    log_size INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created DESC);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
+CREATE TABLE IF NOT EXISTS events (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    time REAL NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS artifacts (
+    run_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (run_id, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,
+    token_name TEXT,
+    remote_addr TEXT,
+    action TEXT NOT NULL,
+    target TEXT,
+    outcome TEXT NOT NULL
+);
+"""
+
+Write = Callable[[sqlite3.Connection], Any]
+_JSON_COLUMNS = ("parameters", "options", "jenkins", "kernel_info")
+
+
+class Store:
+    """The service's durable record. Thread-safe: call from any thread."""
+
+    def __init__(self, data_dir: str | Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.data_dir / "jenkins-kernel.sqlite3"
+        self._local = threading.local()
+        self._queue: queue.SimpleQueue[tuple[Write, Future[Any]] | None] = queue.SimpleQueue()
+        self._writer_conn = self._connect()
+        self._writer_conn.executescript(SCHEMA)
+        self._writer_conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+        self._writer_conn.commit()
+        self._thread = threading.Thread(target=self._write_loop, name="jk-store-writer", daemon=True)
+        self._thread.start()
+
+    # -- connections -------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    @property
+    def reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    # -- the writer --------------------------------------------------------------------
+
+    def write(self, func: Write) -> Future[Any]:
+        """Queue ``func(conn)`` for the writer; the future resolves once it is committed."""
+        future: Future[Any] = Future()
+        self._queue.put((func, future))
+        return future
+
+    def write_and_wait(self, func: Write, timeout: float = 30.0) -> Any:
+        return self.write(func).result(timeout)
+
+    def _write_loop(self) -> None:
+        conn = self._writer_conn
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < 500:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)
+                    break
+                batch.append(more)
+            results: list[tuple[Future[Any], Any, BaseException | None]] = []
+            conn.execute("BEGIN")
+            for func, future in batch:
+                try:
+                    results.append((future, func(conn), None))
+                except BaseException as exc:  # one bad write must not lose the others
+                    results.append((future, None, exc))
+            conn.execute("COMMIT")
+            for future, value, error in results:
+                if error is None:
+                    future.set_result(value)
+                else:
+                    future.set_exception(error)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    # -- runs ------------------------------------------------------------------------
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.data_dir / "runs" / run_id
+
+    def insert_run(self, run: dict[str, Any], idempotency_key: str | None) -> None:
+        row = {k: json.dumps(v) if k in _JSON_COLUMNS else v for k, v in run.items()}
+        columns = ", ".join(row)
+        marks = ", ".join(f":{k}" for k in row)
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(f"INSERT INTO runs ({columns}) VALUES ({marks})", row)
+            if idempotency_key:
+                conn.execute(
+                    "INSERT OR REPLACE INTO idempotency (key, run_id, created) VALUES (?, ?, ?)",
+                    (idempotency_key, run["id"], run["created"]),
+                )
+
+        self.write_and_wait(insert)
+
+    def update_run(self, run_id: str, **fields: Any) -> Future[Any]:
+        row = {k: json.dumps(v) if k in _JSON_COLUMNS else v for k, v in fields.items()}
+        assignments = ", ".join(f"{k} = :{k}" for k in row)
+        return self.write(
+            lambda conn: conn.execute(f"UPDATE runs SET {assignments} WHERE id = :_id", {**row, "_id": run_id})
+        )
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        row = self.reader.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _decode_run(row) if row else None
+
+    def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        session: str | None = None,
+        kernel: str | None = None,
+        job: str | None = None,
+        before: float | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        where, args = [], []
+        for column, value in (("status", status), ("kernel", kernel)):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if session:
+            where.append("(session_id = ? OR session_name = ?)")
+            args += [session, session]
+        if job:
+            where.append("json_extract(jenkins, '$.job_name') = ?")
+            args.append(job)
+        if before is not None:
+            where.append("created < ?")
+            args.append(before)
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+        rows = self.reader.execute(sql + " ORDER BY created DESC LIMIT ?", (*args, limit)).fetchall()
+        return [_decode_run(r) for r in rows]
+
+    def run_for_key(self, key: str, ttl: float) -> str | None:
+        row = self.reader.execute(
+            "SELECT run_id FROM idempotency WHERE key = ? AND created > ?", (key, time.time() - ttl)
+        ).fetchone()
+        return row["run_id"] if row else None
+
+    def mark_lost_runs(self, message: str) -> list[str]:
+        """Runs in flight when the service stopped end ``lost``; returns their ids."""
+
+        def mark(conn: sqlite3.Connection) -> list[str]:
+            ids = [r[0] for r in conn.execute("SELECT id FROM runs WHERE status IN ('queued', 'running')")]
+            now = time.time()
+            for run_id in ids:
+                conn.execute(
+                    "UPDATE runs SET status = 'lost', exit_code = 6, message = ?, ended = ? WHERE id = ?",
+                    (message, now, run_id),
+                )
+            conn.execute("UPDATE sessions SET status = 'closed', closed = ? WHERE status != 'closed'", (now,))
+            return ids
+
+        return self.write_and_wait(mark)
+
+    # -- events and the console log ----------------------------------------------------
+
+    def append_events(
+        self, run_id: str, events: Iterable[tuple[int, str, float, str]], log_text: str, last_seq: int
+    ) -> Future[Any]:
+        """Queue events (seq, type, time, data JSON) and their console text for one run."""
+        rows = list(events)
+        log_path = self.run_dir(run_id) / "console.log"
+
+        def append(conn: sqlite3.Connection) -> int:
+            conn.executemany(
+                "INSERT INTO events (run_id, seq, type, time, data) VALUES (?, ?, ?, ?, ?)",
+                [(run_id, *row) for row in rows],
+            )
+            size = _append_text(log_path, log_text)
+            conn.execute("UPDATE runs SET last_seq = ?, log_size = ? WHERE id = ?", (last_seq, size, run_id))
+            return size
+
+        return self.write(append)
+
+    def events_after(self, run_id: str, after: int, limit: int = 1000) -> list[dict[str, Any]]:
+        rows = self.reader.execute(
+            "SELECT seq, type, time, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (run_id, after, limit),
+        ).fetchall()
+        return [{"seq": r["seq"], "type": r["type"], "time": r["time"], "data": json.loads(r["data"])} for r in rows]
+
+    def read_log(self, run_id: str, start: int, end: int) -> bytes:
+        path = self.run_dir(run_id) / "console.log"
+        if end <= start or not path.exists():
+            return b""
+        with open(path, "rb") as f:
+            f.seek(start)
+            return f.read(end - start)
+
+    # -- artifacts ---------------------------------------------------------------------
+
+    def add_artifacts(self, run_id: str, artifacts: Iterable[tuple[str, int, str]]) -> Future[Any]:
+        rows = [(run_id, name, size, digest, time.time()) for name, size, digest in artifacts]
+        return self.write(
+            lambda conn: conn.executemany(
+                "INSERT OR REPLACE INTO artifacts (run_id, name, size, sha256, created) VALUES (?, ?, ?, ?, ?)", rows
+            )
+        )
+
+    def artifacts(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self.reader.execute(
+            "SELECT name, size, sha256, created FROM artifacts WHERE run_id = ? ORDER BY name", (run_id,)
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    # -- sessions ----------------------------------------------------------------------
+
+    def save_session(self, session: dict[str, Any]) -> Future[Any]:
+        columns = ", ".join(session)
+        marks = ", ".join(f":{k}" for k in session)
+        return self.write(
+            lambda conn: conn.execute(f"INSERT OR REPLACE INTO sessions ({columns}) VALUES ({marks})", session)
+        )
+
+    def get_session(self, session_id: str) -> dict[str, Any] | None:
+        row = self.reader.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return dict(row) if row else None
+
+    # -- audit -------------------------------------------------------------------------
+
+    def audit(
+        self, *, token_name: str | None, remote_addr: str | None, action: str, target: str | None, outcome: str
+    ) -> Future[Any]:
+        row = (time.time(), token_name, remote_addr, action, target, outcome)
+        return self.write(
+            lambda conn: conn.execute(
+                "INSERT INTO audit (time, token_name, remote_addr, action, target, outcome) VALUES (?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        )
+
+    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self.reader.execute("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [dict(r) for r in rows]
+
+
+def _decode_run(row: sqlite3.Row) -> dict[str, Any]:
+    run = dict(row)
+    for key in _JSON_COLUMNS:
+        run[key] = json.loads(run[key]) if run[key] else {}
+    return run
+
+
+def _append_text(path: Path, text: str) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as f:
+        if text:
+            f.write(text.encode("utf-8", "replace"))
+        return f.tell()
