@@ -70,7 +70,15 @@ def output_options(func: Any) -> Any:
 
 
 def server_options(func: Any) -> Any:
-    """--server and --token: run on the agent service instead of in this process."""
+    """--server, --token and --retry-for: run on the agent service instead of in this process."""
+    func = click.option(
+        "--retry-for",
+        type=click.FloatRange(min=0),
+        default=120.0,
+        show_default=True,
+        envvar="JENKINS_KERNEL_RETRY_FOR",
+        help="Seconds to keep retrying while the service cannot be reached (15 at most before the run starts).",
+    )(func)
     func = click.option(
         "--token", envvar="JENKINS_KERNEL_TOKEN", help="The service's token [env JENKINS_KERNEL_TOKEN]."
     )(func)
@@ -83,10 +91,10 @@ def server_options(func: Any) -> Any:
     return func
 
 
-def _client(server: str, token: str | None, writer: ConsoleWriter) -> Any:
+def _client(server: str, token: str | None, retry_for: float, writer: ConsoleWriter) -> Any:
     from .client import Client
 
-    client = Client(server, token)
+    client = Client(server, token, retry_for=retry_for)
     client.on_retry = writer.note
     return client
 
@@ -170,6 +178,7 @@ def run_command(
     as_json: bool,
     server: str | None,
     token: str | None,
+    retry_for: float,
 ) -> None:
     """Run a whole NOTEBOOK; write executed.ipynb, junit.xml, report.html, summary.json.
 
@@ -197,7 +206,7 @@ def run_command(
         if server:
             from .remote import run_notebook_remote
 
-            exit_code = run_notebook_remote(_client(server, token, writer), notebook, **common)["exit_code"]
+            exit_code = run_notebook_remote(_client(server, token, retry_for, writer), notebook, **common)["exit_code"]
         else:
             exit_code = run_notebook(notebook, max_output_bytes=max_output_bytes, **common).exit_code
     except JenkinsKernelError as exc:
@@ -231,6 +240,7 @@ def exec_command(
     as_json: bool,
     server: str | None,
     token: str | None,
+    retry_for: float,
 ) -> None:
     """Run one cell: -c CODE, -f FILE, or - to read the code from stdin."""
     from .local import execute
@@ -244,7 +254,7 @@ def exec_command(
         if server:
             from .remote import execute_remote
 
-            client = _client(server, token, writer)
+            client = _client(server, token, retry_for, writer)
             exit_code = execute_remote(client, text, listeners=[writer], kernel=kernel, timeout=timeout, cwd=cwd)[
                 "exit_code"
             ]

@@ -95,9 +95,9 @@ class Client:
         _, _, payload = self._request(method, path, **kwargs)
         return json.loads(payload)
 
-    def _retrying(self, call: Callable[[], Any]) -> Any:
+    def _retrying(self, call: Callable[[], Any], retry_for: float | None = None) -> Any:
         """``call()``, retried with backoff while the service cannot be reached."""
-        deadline = time.monotonic() + self.retry_for
+        deadline = time.monotonic() + (self.retry_for if retry_for is None else retry_for)
         pause = 0.2
         while True:
             try:

@@ -6,7 +6,6 @@ import json
 
 import nbformat
 import pytest
-from conftest import jk, make_notebook, needs_kernel, read_notebook
 
 from jenkins_kernel.exceptions import InvalidParameterError
 from jenkins_kernel.notebook.parameters import (
@@ -16,6 +15,8 @@ from jenkins_kernel.notebook.parameters import (
     parse_scalar,
 )
 from jenkins_kernel.notebook.translators import parameter_cell_source
+
+from conftest import jk, make_notebook, needs_kernel, read_notebook
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,8 @@ Emit = Callable[..., Any]
 
 #: How often the watch loop checks that the kernel process lives.
 LIVENESS_INTERVAL = 0.25
+#: Seconds between interrupts while a stopped cell has not answered.
+RESEND = 0.4
 #: After the reply, how long IOPub may stay silent before we stop waiting for "idle".
 IOPUB_QUIET = 5.0
 STDIN_HINT = (
@@ -62,6 +64,8 @@ class _Progress:
     execution_count: int | None = None
     error: dict[str, Any] | None = None
     stdin_refused: dict[str, Any] | None = None
+    busy_at: float | None = None  # when the kernel said it was busy with this cell
+    input_seen: bool = False  # execute_input: the kernel is about to run the user's code
     last_message: float = field(default_factory=time.monotonic)
 
 
@@ -103,7 +107,7 @@ async def execute_cell(
             code_ = await session.exit_code()
             outcome = _died(session, emit, outcome.started, code_)
         else:
-            came_back = await _stop_cell(session, pump, reply, interrupt_grace, restart_when_stuck)
+            came_back = await _stop_cell(session, pump, reply, progress, interrupt_grace, restart_when_stuck)
             outcome.status = RunStatus.CANCELLED if stop == "cancel" else RunStatus.TIMED_OUT
             outcome.error = _stop_error(stop, came_back, restart_when_stuck)
             emit("error", source="engine", **outcome.error)
@@ -163,6 +167,7 @@ async def _pump_iopub(session: KernelSession, msg_id: str, emit: Emit, progress:
         if kind == "status":
             if content.get("execution_state") == "idle":
                 return
+            progress.busy_at = progress.busy_at or time.monotonic()
         elif kind == "stream":
             name, text = content.get("name", "stdout"), content.get("text", "")
             for piece in (text,) if isinstance(text, str) else text:  # a LazyText of a flood
@@ -176,6 +181,7 @@ async def _pump_iopub(session: KernelSession, msg_id: str, emit: Emit, progress:
             emit("clear_output", wait=bool(content.get("wait", False)))
         elif kind == "execute_input":
             progress.execution_count = content.get("execution_count")
+            progress.input_seen = True
 
 
 async def _refuse_stdin(session: KernelSession, msg_id: str, emit: Emit, progress: _Progress) -> None:
@@ -235,18 +241,28 @@ async def _stop_cell(
     session: KernelSession,
     pump: asyncio.Future[None],
     reply: asyncio.Future[Any],
+    progress: _Progress,
     grace: float,
     restart_when_stuck: bool,
 ) -> bool:
     """Interrupt the kernel; if it does not finish the cell within ``grace``, restart or kill it.
 
-    True when the kernel came back by itself (its state is kept).
+    The interrupt waits until the kernel has begun the user's code: ipykernel ignores
+    SIGINT between cells, and one that lands while it sets a cell up can make it drop the
+    request without a reply. Kernels that never say execute_input get it 0.2 s after
+    "busy". It is sent again every ``RESEND`` seconds until the kernel answers. True when
+    the kernel came back by itself (its state is kept).
     """
-    await session.interrupt()
     end = time.monotonic() + grace
+    next_interrupt = 0.0
     while time.monotonic() < end and await session.exit_code() is None:
         if pump.done() and reply.done():
             return True
+        now = time.monotonic()
+        begun = progress.input_seen or (progress.busy_at is not None and now - progress.busy_at > 0.2)
+        if begun and not reply.done() and now >= next_interrupt:
+            await session.interrupt()
+            next_interrupt = now + RESEND
         await asyncio.wait([t for t in (pump, reply) if not t.done()], timeout=0.05)
     pump.cancel()
     reply.cancel()

@@ -1,0 +1,153 @@
+"""The service as a process: crash and restart, tokens, settings, and the CLI as its client."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from jenkins_kernel.exceptions import RejectedError
+from jenkins_kernel.server.config import load_settings
+
+from conftest import jk, make_notebook
+from service import TOKEN, ServiceProcess
+
+
+def test_kill_9_during_a_run_then_restart_marks_it_lost_and_keeps_the_rest(tmp_path):
+    svc = ServiceProcess(tmp_path / "data").start()
+    try:
+        done = svc.run({"code": "print('before the crash')"})
+        _, _, running = svc.request(
+            "POST", "/api/v1/runs", {"code": "import time\nprint('going', flush=True)\ntime.sleep(600)"}
+        )
+        svc.request("GET", f"/api/v1/runs/{running['id']}/events?after=2&wait=30")  # it printed
+        svc.kill()
+    finally:
+        svc.stop()
+    again = ServiceProcess(tmp_path / "data").start()
+    try:
+        lost = again.request("GET", f"/api/v1/runs/{running['id']}")[2]
+        assert lost["status"] == "lost" and lost["exit_code"] == 6 and "service stopped" in lost["message"]
+        log = again.request("GET", f"/api/v1/runs/{running['id']}/log")
+        assert log[2].decode().startswith("going\n") and "lost" in log[2].decode().splitlines()[-1]
+        assert "X-More-Data" not in log[1]
+        kept = again.request("GET", f"/api/v1/runs/{done['id']}")[2]
+        assert kept["status"] == "succeeded"
+        assert again.request("GET", f"/api/v1/runs/{done['id']}/log")[2].startswith(b"before the crash\n")
+        events = again.request("GET", f"/api/v1/runs/{running['id']}/events")[2]["events"]
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+        assert again.run({"code": "print('serving again')"})["exit_code"] == 0
+    finally:
+        again.stop()
+
+
+def test_first_start_generates_a_private_token_and_never_logs_it(tmp_path):
+    data = tmp_path / "data"
+    svc = ServiceProcess(data, token="")
+    svc.start()
+    try:
+        token_file = data / "token"
+        token = token_file.read_text().strip()
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        assert len(token) >= 32
+        assert token not in "".join(svc.lines) and str(token_file) in "".join(svc.lines)
+        svc.token = token
+        assert svc.run({"code": "print(2)"})["token_name"] == "default"
+        assert svc.request("GET", "/api/v1/runs", token="guess")[0] == 401
+    finally:
+        svc.stop()
+
+
+def test_the_kernel_cannot_read_the_services_token(tmp_path):
+    svc = ServiceProcess(tmp_path / "data").start()
+    try:
+        run = svc.run({"code": "import os; print(os.environ.get('JENKINS_KERNEL_TOKEN'))"})
+        assert run["log"].startswith("None\n")
+    finally:
+        svc.stop()
+
+
+def test_no_auth_is_refused_off_loopback(tmp_path):
+    proc = jk("serve", "--no-auth", "--host", "0.0.0.0", "--data-dir", str(tmp_path), cwd=tmp_path, timeout=30)
+    assert proc.returncode == 5 and "--no-auth is refused on 0.0.0.0" in proc.stderr
+
+
+def test_settings_come_from_file_then_environment_then_flags(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("port: 9000\nmax_sessions: 4\nwarm: python3=2\ntokens: {jenkins: abc}\n")
+    settings = load_settings(config, {"JENKINS_KERNEL_PORT": "9100", "JENKINS_KERNEL_TOKEN": "t"}, max_sessions=8)
+    assert (settings.port, settings.max_sessions, settings.warm) == (9100, 8, {"python3": 2})
+    assert settings.tokens == {"jenkins": "abc", "env": "t"}
+    config.write_text("prot: 1\n")
+    with pytest.raises(RejectedError, match=r"unknown settings in .*: prot"):
+        load_settings(config, {})
+
+
+@pytest.fixture(scope="module")
+def remote(tmp_path_factory):
+    svc = ServiceProcess(tmp_path_factory.mktemp("remote"), "--warm", "python3=1").start()
+    yield svc
+    svc.stop()
+
+
+CASES = [
+    ("print(1)", 0),
+    ("1/0", 1),
+    ("import time; time.sleep(600)", 2),
+    ("import os; os._exit(9)", 3),
+    ("input()", 1),
+]
+
+
+@pytest.mark.parametrize(("code", "expected"), CASES)
+def test_client_mode_gives_the_same_exit_codes_and_output_as_embedded(remote, tmp_path, code, expected):
+    env = {"JENKINS_KERNEL_URL": remote.url, "JENKINS_KERNEL_TOKEN": TOKEN}
+    embedded = jk("exec", "-c", code, "--timeout", "2", cwd=tmp_path)
+    client = jk("exec", "-c", code, "--timeout", "2", cwd=tmp_path, env=env)
+    assert embedded.returncode == client.returncode == expected, client.stderr
+    assert client.stdout == embedded.stdout
+    strip = lambda text: [line.split(" in ")[0] for line in text.splitlines()]  # noqa: E731  durations differ
+    assert strip(client.stderr) == strip(embedded.stderr)
+
+
+def test_client_mode_runs_a_notebook_and_downloads_its_reports(remote, tmp_path):
+    nb = make_notebook(tmp_path / "p.ipynb", [("n = 1", ["parameters"]), "print(n * 10)"])
+    env = {"JENKINS_KERNEL_URL": remote.url, "JENKINS_KERNEL_TOKEN": TOKEN}
+    proc = jk("run", str(nb), "-p", "n", "4", "-o", "out", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "40\n"
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {
+        "executed.ipynb",
+        "junit.xml",
+        "report.html",
+        "summary.json",
+    }
+
+
+def test_client_mode_says_clearly_when_the_service_is_unreachable_or_the_token_wrong(remote, tmp_path):
+    unreachable = {"JENKINS_KERNEL_URL": "http://127.0.0.1:9", "JENKINS_KERNEL_TOKEN": "x"}
+    proc = jk("exec", "-c", "1", "--retry-for", "0.5", cwd=tmp_path, env=unreachable)
+    assert proc.returncode == 5 and "cannot reach the jenkins-kernel service at http://127.0.0.1:9" in proc.stderr
+    proc = jk("exec", "-c", "1", cwd=tmp_path, env={"JENKINS_KERNEL_URL": remote.url, "JENKINS_KERNEL_TOKEN": "wrong"})
+    assert proc.returncode == 5 and "the token is not valid" in proc.stderr
+
+
+def test_client_follows_through_a_service_restart_printing_nothing_twice(tmp_path):
+    from jenkins_kernel.client import Client
+
+    svc = ServiceProcess(tmp_path / "data").start()
+    port = svc.port
+    client = Client(svc.url, TOKEN, retry_for=60)
+    run = client.start_run({"code": "import time\nfor i in range(3):\n    print(i, flush=True)\ntime.sleep(600)"})
+    seen = []
+    for event in client.follow(run["id"]):
+        seen.append(event)
+        if event["type"] == "stream" and "2" in event["data"]["text"]:
+            svc.kill()
+            svc = ServiceProcess(tmp_path / "data", port=port)
+            svc.start()
+    svc.stop()
+    seqs = [e["seq"] for e in seen]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert seen[-1]["data"]["status"] == "lost"
+    assert "".join(e["data"]["text"] for e in seen if e["type"] == "stream") == "0\n1\n2\n"
