@@ -184,7 +184,7 @@ class Store:
     def run_dir(self, run_id: str) -> Path:
         return self.data_dir / "runs" / run_id
 
-    def insert_run(self, run: dict[str, Any], idempotency_key: str | None) -> None:
+    def insert_run(self, run: dict[str, Any], idempotency_key: str | None) -> Future[Any]:
         row = {k: json.dumps(v) if k in _JSON_COLUMNS else v for k, v in run.items()}
         columns = ", ".join(row)
         marks = ", ".join(f":{k}" for k in row)
@@ -197,7 +197,7 @@ class Store:
                     (idempotency_key, run["id"], run["created"]),
                 )
 
-        self.write_and_wait(insert)
+        return self.write(insert)
 
     def update_run(self, run_id: str, **fields: Any) -> Future[Any]:
         row = {k: json.dumps(v) if k in _JSON_COLUMNS else v for k, v in fields.items()}

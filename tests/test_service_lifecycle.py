@@ -151,3 +151,52 @@ def test_client_follows_through_a_service_restart_printing_nothing_twice(tmp_pat
     assert seqs == list(range(1, len(seqs) + 1))
     assert seen[-1]["data"]["status"] == "lost"
     assert "".join(e["data"]["text"] for e in seen if e["type"] == "stream") == "0\n1\n2\n"
+
+
+def _until(check, seconds: float = 20.0):
+    """Wait for a condition of the service (not a sleep: it returns as soon as it holds)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("the condition did not hold in time")
+
+
+def test_sessions_beyond_the_maximum_get_429_and_idle_ones_are_culled(tmp_path):
+    (tmp_path / "c.yaml").write_text("max_sessions: 2\nsession_idle_timeout: 1.5\n")
+    svc = ServiceProcess(tmp_path / "data", "--config", str(tmp_path / "c.yaml")).start()
+    try:
+        first = svc.request("POST", "/api/v1/sessions", {"kernel": "python3"})[2]
+        assert svc.request("POST", "/api/v1/sessions", {"kernel": "python3"})[0] == 201
+        status, _, body = svc.request("POST", "/api/v1/sessions", {"kernel": "python3"})
+        assert status == 429 and body["error"]["code"] == "too_many_sessions" and "max_sessions" in body["error"]["hint"]
+        status, _, body = svc.request("POST", "/api/v1/runs", {"code": "1"})
+        assert status == 429
+        assert svc.request("GET", f"/api/v1/sessions/{first['id']}")[0] == 200
+        _until(lambda: svc.request("GET", "/api/v1/sessions")[2]["sessions"] == [])
+    finally:
+        svc.stop()
+
+
+def test_a_new_session_takes_a_warm_kernel_and_a_replacement_starts(tmp_path):
+    svc = ServiceProcess(tmp_path / "data", "--warm", "python3=1").start()
+
+    def warm() -> int:
+        specs = svc.request("GET", "/api/v1/kernelspecs")[2]["kernelspecs"]
+        return next(k["warm"] for k in specs if k["name"] == "python3")
+
+    try:
+        _until(lambda: warm() == 1)
+        session = svc.request("POST", "/api/v1/sessions", {"kernel": "python3", "name": "fast"})[2]
+        assert session["warm_start"] is True and session["status"] == "idle"
+        assert svc.run({"code": "print('ready')", "session": session["id"]})["log"].startswith("ready")
+        _until(lambda: warm() == 1)  # the replacement
+        metrics = svc.request("GET", "/metrics")[2].decode()
+        assert 'jenkins_kernel_warm_kernels{kernel="python3"} 1.0' in metrics
+        assert 'jenkins_kernel_sessions{kernel="python3"} 1.0' in metrics
+    finally:
+        svc.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from jupyter_client.kernelspec import KernelSpecManager
@@ -22,8 +23,25 @@ class KernelSpecInfo:
         return {"name": self.name, "language": self.language, "display_name": self.display_name}
 
 
+_CACHE_SECONDS = 5.0
+_cache: tuple[float, dict[str, KernelSpecInfo]] | None = None
+
+
 def installed_kernels() -> dict[str, KernelSpecInfo]:
-    """Every kernelspec jupyter_client can find, by name."""
+    """Every kernelspec jupyter_client can find, by name.
+
+    Finding them reads every kernel.json on the Jupyter path; the service asks on every
+    request, so the answer is kept for a few seconds (a kernel installed meanwhile shows
+    up within that time).
+    """
+    global _cache
+    now = time.monotonic()
+    if _cache is None or now - _cache[0] > _CACHE_SECONDS:
+        _cache = (now, _find_kernels())
+    return dict(_cache[1])
+
+
+def _find_kernels() -> dict[str, KernelSpecInfo]:
     found = KernelSpecManager().get_all_specs()
     return {
         name: KernelSpecInfo(

@@ -36,6 +36,14 @@ def parse_warm_spec(text: str | dict[str, int] | None) -> dict[str, int]:
     return sizes
 
 
+async def _first_cell(session: KernelSession) -> None:
+    """Run an empty cell once: a kernel's first execution pays one-off costs (IPython opens
+    its history database), which a warm kernel should have behind it."""
+    assert session.kc is not None
+    msg_id = session.kc.execute("pass", silent=True, store_history=False)
+    await session.wait_reply(msg_id, timeout=10)
+
+
 class WarmPool:
     def __init__(self, sizes: dict[str, int], work_root: Path, on_change: Callable[[], None] | None = None) -> None:
         self.sizes = dict(sizes)
@@ -67,6 +75,7 @@ class WarmPool:
         session.session_id = session_id  # type: ignore[attr-defined]
         try:
             await session.start()
+            await _first_cell(session)
         except JenkinsKernelError as exc:
             log.warning("warm %s kernel failed to start: %s", name, exc)
             self._starting[name] -= 1

@@ -87,6 +87,7 @@ class SessionManager:
         idle_timeout: float = 3600.0,
         on_change: Callable[[ManagedSession], None] | None = None,
     ) -> None:
+        """``on_change`` is told when a session is created, starts, dies, restarts or closes."""
         self.work_root = work_root
         self.pool = pool
         self.max_sessions = max_sessions
@@ -197,11 +198,11 @@ class SessionManager:
     # -- using -------------------------------------------------------------------------
 
     def touch(self, managed: ManagedSession, *, busy: bool) -> None:
+        """A run begins or ends on the session (not recorded: it changes with every run)."""
         managed.active_runs += 1 if busy else -1
         managed.last_used = time.time()
         if managed.status in ("idle", "busy"):
             managed.status = "busy" if managed.active_runs else "idle"
-        self.on_change(managed)
 
     async def interrupt(self, managed: ManagedSession) -> None:
         await managed.kernel_session.interrupt()

@@ -34,6 +34,7 @@ __all__ = [
     "write_html",
     "write_junit",
     "write_reports",
+    "write_html_report",
     "write_summary",
 ]
 
@@ -45,17 +46,27 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
-def write_reports(nb: NotebookNode, result: RunResult, output_dir: Path, name: str) -> list[Path]:
-    """Every report for ``nb`` into ``output_dir``; returns the paths written."""
+def write_reports(nb: NotebookNode, result: RunResult, output_dir: Path, name: str, *, html: bool = True) -> list[Path]:
+    """Every report for ``nb`` into ``output_dir``; returns the paths written.
+
+    With ``html=False`` report.html is left to :func:`write_html_report`, for a caller
+    that renders it later (the service renders it after the run has ended).
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     marked = mark_failed_cell(nb, result)
     paths = [
         write_executed_notebook(marked, output_dir / "executed.ipynb"),
         write_junit(nb, result, output_dir / "junit.xml", name),
-        write_html(marked, output_dir / "report.html"),
     ]
-    paths.append(write_summary(result, output_dir / "summary.json", name, [p.name for p in paths]))
+    if html:
+        paths.append(write_html(marked, output_dir / "report.html"))
+    files = [p.name for p in paths] + ([] if html else ["report.html"])
+    paths.append(write_summary(result, output_dir / "summary.json", name, files))
     return paths
+
+
+def write_html_report(nb: NotebookNode, result: RunResult, output_dir: Path) -> Path:
+    return write_html(mark_failed_cell(nb, result), output_dir / "report.html")
 
 
 def _atomic_write(path: Path, data: str) -> Path:

@@ -49,6 +49,8 @@ class NotebookOptions:
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     interrupt_grace: float = 3.0
     shutdown_grace: float = 0.5
+    #: Leave report.html to the caller (see reports.write_html_report).
+    defer_html: bool = False
 
 
 def resolve_kernel_name(nb: NotebookNode, requested: str | None) -> str:
@@ -83,7 +85,8 @@ async def run_notebook_async(
     spec = require_kernel(kernel_name)
     nb = parameterize(nb, options.parameters, spec.language or kernel_name)
     if output_dir is not None:
-        prepare_html_exporter()
+        if not options.defer_html:
+            prepare_html_exporter()
         listeners = [ImageSaver(output_dir), *listeners]
     collector = OutputCollector(nb, options.max_output_bytes)
     if stream is None:
@@ -114,7 +117,7 @@ async def run_notebook_async(
     )
     try:
         if output_dir is not None:  # in a thread: nbconvert must not stall other kernels' output
-            await asyncio.to_thread(write_reports, nb, result, output_dir, name)
+            await asyncio.to_thread(write_reports, nb, result, output_dir, name, html=not options.defer_html)
     finally:
         if owns_session and session is not None:
             await session.close(options.shutdown_grace)

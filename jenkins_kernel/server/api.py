@@ -170,8 +170,7 @@ def start_run() -> tuple[Response, int]:
     )
     if wait > 0:
         run = service().wait_run(run["id"], wait)
-        text, _, _ = service().log(run["id"], 0, 0)
-        run["log"] = text.decode("utf-8", "replace")
+        run["log"] = service().store.read_log(run["id"], 0, run["log_size"]).decode("utf-8", "replace")
     response = jsonify(run)
     response.headers["Location"] = run["links"]["self"]
     if not created:

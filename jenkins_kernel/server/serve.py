@@ -48,6 +48,9 @@ def serve(settings: Settings) -> None:
     from .app import create_app
     from .service import AgentService
 
+    # Many threads hand work to each other (HTTP workers, the engine loop, the store
+    # writer); a shorter GIL switch interval keeps each hand-off from waiting 5 ms.
+    sys.setswitchinterval(0.0005)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     notes = prepare_settings(settings)

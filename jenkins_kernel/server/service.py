@@ -8,6 +8,7 @@ store, and wait on a run's progress (never on a kernel).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import json
@@ -29,7 +30,7 @@ from ..engine.runs import RunResult, finish_run, run_code
 from ..engine.sessions import ManagedSession, SessionManager
 from ..exceptions import JenkinsKernelError, RejectedError
 from ..notebook.images import ImageSaver
-from ..notebook.reports import prepare_html_exporter
+from ..notebook.reports import prepare_html_exporter, write_html_report
 from ..notebook.runner import NotebookOptions, run_notebook_async
 from ..status import RunStatus
 from .config import Settings
@@ -56,11 +57,13 @@ class LiveRun:
     """A run in flight: what HTTP threads wait on, and how to cancel it."""
 
     id: str
+    session_id: str
     cancel: asyncio.Event
     cond: threading.Condition = field(default_factory=threading.Condition)
     last_seq: int = 0
     log_size: int = 0
     finished: bool = False
+    executed: Any = None  # a notebook run's executed notebook, for its report.html
 
     def progressed(self, last_seq: int, log_size: int) -> None:
         with self.cond:
@@ -120,6 +123,7 @@ class AgentService:
         self.store = Store(self.data_dir)
         self.metrics = ServiceMetrics(self)
         self._live: dict[str, LiveRun] = {}
+        self._pending: dict[str, concurrent.futures.Future[Any]] = {}  # artifacts still being written
         self._idempotency = threading.Lock()
         self._close_lost_runs()
         self.engine = EngineLoop()
@@ -229,7 +233,8 @@ class AgentService:
         async def delete() -> dict[str, Any]:
             managed = self._session(session_id)
             for live in self._live.values():
-                live.cancel.set() if getattr(live, "session_id", None) == session_id else None
+                if live.session_id == session_id:
+                    live.cancel.set()
             await self.sessions.close(managed)
             return managed.to_dict()
 
@@ -267,8 +272,8 @@ class AgentService:
                 req.cwd = check_cwd(req.cwd, self.allowed_roots)
             if req.session is None and req.wanted_kernel:
                 require_kernel(req.wanted_kernel)
-            managed = self.engine.run(self._open_session(req, token_name))
             run_id = uuid.uuid4().hex
+            managed, live = self.engine.run(self._open_session(req, token_name, run_id))
             run = {
                 "id": run_id,
                 "kind": req.kind,
@@ -287,17 +292,20 @@ class AgentService:
                 "jenkins": req.jenkins,
             }
             self._save_input(run_id, req)
-            self.store.insert_run(run, idempotency_key)
-            live = self.engine.run(self._new_live(run_id))
-            live.session_id = managed.id  # type: ignore[attr-defined]
+            inserted = self.store.insert_run(run, idempotency_key)  # queued before any write of the run
             self._live[run_id] = live
-            self.engine.submit(self._execute(live, managed, req))
+            self.engine.call(self._start_execution, live, managed, req)
+            inserted.result(30)
         return self.get_run(run_id), True
 
-    async def _new_live(self, run_id: str) -> LiveRun:
-        return LiveRun(run_id, asyncio.Event())
+    def _start_execution(self, live: LiveRun, managed: ManagedSession, req: RunRequest) -> None:
+        asyncio.ensure_future(self._execute(live, managed, req))
 
-    async def _open_session(self, req: RunRequest, token_name: str | None) -> ManagedSession:
+    async def _open_session(self, req: RunRequest, token_name: str | None, run_id: str) -> tuple[ManagedSession, LiveRun]:
+        managed = await self._find_or_open_session(req, token_name)
+        return managed, LiveRun(run_id, managed.id, asyncio.Event())
+
+    async def _find_or_open_session(self, req: RunRequest, token_name: str | None) -> ManagedSession:
         if req.session:
             managed = self._session(req.session)
             if req.kernel and req.kernel != managed.kernel:
@@ -329,9 +337,7 @@ class AgentService:
         if req.kind == "code":
             (artifacts / "input.txt").write_text(req.code or "", encoding="utf-8")
         else:
-            import nbformat
-
-            nbformat.write(req.notebook, artifacts / "input.ipynb")
+            (artifacts / "input.ipynb").write_text(json.dumps(req.notebook, indent=1), encoding="utf-8")
 
     async def _execute(self, live: LiveRun, managed: ManagedSession, req: RunRequest) -> None:
         recorder = RunRecorder(self, live)
@@ -342,11 +348,12 @@ class AgentService:
         stream.emit("status", status=RunStatus.QUEUED.value, session=managed.id, kernel=managed.kernel)
         acquired = False
         try:
-            if not await _first(managed.ready, live.cancel):
+            if not managed.ready.done() and not await _first(managed.ready, live.cancel):
                 finish_run(stream, result, RunStatus.CANCELLED, "cancelled while waiting for the kernel")
                 return
             managed.ready.result()  # raises if the kernel did not start
-            acquired = await _first(managed.kernel_session.lock.acquire(), live.cancel)
+            lock = managed.kernel_session.lock
+            acquired = await lock.acquire() if not lock.locked() else await _first(lock.acquire(), live.cancel)
             if not acquired:
                 finish_run(stream, result, RunStatus.CANCELLED, "cancelled while queued behind other runs")
                 return
@@ -390,9 +397,10 @@ class AgentService:
             allow_errors=req.allow_errors,
             max_output_bytes=self.settings.max_output_bytes,
             interrupt_grace=grace,
+            defer_html=True,
         )
         assert req.notebook is not None
-        result, _ = await run_notebook_async(
+        result, executed = await run_notebook_async(
             req.notebook,
             options,
             name=req.notebook_name,
@@ -401,13 +409,23 @@ class AgentService:
             session=managed.kernel_session,
             stream=stream,
         )
+        live.executed = executed
         return result
 
     async def _finish(self, live: LiveRun, result: RunResult, artifacts: Path, recorder: RunRecorder) -> None:
-        """Index the artifacts, record the outcome; waiters wake once it is committed."""
+        """Record the outcome (waiters wake once it is committed) and index the artifacts.
+
+        A notebook's report.html is rendered after the run has ended, off the loop; until
+        it is written and every artifact indexed, listing or fetching artifacts waits.
+        """
         recorder.flush()  # the last events are queued before the outcome
-        files = await asyncio.to_thread(_index_files, artifacts)
-        self.store.add_artifacts(live.id, files)
+        if live.executed is not None:
+            report = self._render_and_index(live.id, live.executed, result, artifacts)
+            pending = asyncio.run_coroutine_threadsafe(report, self.engine.loop)
+            self._pending[live.id] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(live.id, None))
+        else:
+            self.store.add_artifacts(live.id, _index_files(artifacts))
         kernel_info = result.kernel.to_dict() if result.kernel else {}
         done = self.store.update_run(
             live.id,
@@ -424,6 +442,14 @@ class AgentService:
             self._live.pop(live.id, None)
 
         done.add_done_callback(ended)
+
+    async def _render_and_index(self, run_id: str, executed: Any, result: RunResult, artifacts: Path) -> None:
+        try:
+            await asyncio.to_thread(write_html_report, executed, result, artifacts)
+        except Exception:
+            log.exception("report.html of run %s could not be written", run_id)
+        files = await asyncio.to_thread(_index_files, artifacts)
+        await asyncio.wrap_future(self.store.add_artifacts(run_id, files))
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         run = self.store.get_run(run_id)
@@ -487,6 +513,10 @@ class AgentService:
 
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
         self.get_run(run_id)
+        pending = self._pending.get(run_id)
+        if pending is not None:
+            with contextlib.suppress(Exception):
+                pending.result(timeout=120)
         return self.store.artifacts(run_id)
 
     def artifact_path(self, run_id: str, name: str) -> Path:
