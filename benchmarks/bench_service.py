@@ -102,7 +102,9 @@ def http_round_trips(http: Http, n: int) -> list[float]:
 
 
 def make_notebook(path: Path, cells: int) -> dict[str, Any]:
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
     nb.cells = [nbformat.v4.new_code_cell(f"x{i} = {i}\nprint(x{i})") for i in range(cells)]
     nbformat.write(nb, path)
     return json.loads(path.read_text())
@@ -191,13 +193,17 @@ def main() -> None:
         theirs = papermill_runs(nb_path, args.repeat)
         print(f"    jenkins-kernel service (warm pool)  {ms(ours)}")
         print(f"    papermill CLI                       {ms(theirs)}")
-        print(f"    papermill / jenkins-kernel: {statistics.median(theirs) / statistics.median(ours):.1f}x  (goal >= 15)")
+        print(
+            f"    papermill / jenkins-kernel: {statistics.median(theirs) / statistics.median(ours):.1f}x  (goal >= 15)"
+        )
 
         print("(c) 200 runs from 10 concurrent clients, one session each")
         elapsed, latencies = concurrent_runs(port, 10, 200)
         latencies.sort()
         p95 = latencies[int(len(latencies) * 0.95) - 1]
-        print(f"    throughput {len(latencies) / elapsed:6.1f} runs/s; latency {ms(latencies)}, p95 {p95 * 1000:.1f} ms")
+        print(
+            f"    throughput {len(latencies) / elapsed:6.1f} runs/s; latency {ms(latencies)}, p95 {p95 * 1000:.1f} ms"
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .engine.events import Event
-from .engine.runs import CellResult, RunResult
+from .engine.results import CellResult, RunResult
 from .exceptions import (
     InvalidNotebookError,
     InvalidParameterError,
@@ -12,10 +12,20 @@ from .exceptions import (
     RejectedError,
     UnknownKernelError,
 )
-from .local import execute, run_notebook
 from .status import RunStatus
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """``run_notebook`` and ``execute`` load the engine (jupyter_client, nbformat) on first
+    use, so commands that do not run kernels start quickly."""
+    if name in ("run_notebook", "execute"):
+        from . import local
+
+        return getattr(local, name)
+    raise AttributeError(f"module 'jenkins_kernel' has no attribute {name!r}")
+
 
 __all__ = [
     "CellResult",

@@ -338,5 +338,13 @@ def serve_command(
         _reject(exc, False)
 
 
+def _register_jenkins_group() -> None:
+    from .jenkins_cli import jenkins
+
+    main.add_command(jenkins)
+
+
+_register_jenkins_group()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

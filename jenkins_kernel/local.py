@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 from .engine.events import EventStream, Listener
 from .engine.kernel import KernelSession
-from .engine.runs import RunResult, finish_run, run_code
+from .engine.results import RunResult, finish_run
+from .engine.runs import run_code
 from .exceptions import JenkinsKernelError
 from .notebook.images import ImageSaver
 from .notebook.loader import load_notebook

@@ -173,7 +173,9 @@ def test_sessions_beyond_the_maximum_get_429_and_idle_ones_are_culled(tmp_path):
         first = svc.request("POST", "/api/v1/sessions", {"kernel": "python3"})[2]
         assert svc.request("POST", "/api/v1/sessions", {"kernel": "python3"})[0] == 201
         status, _, body = svc.request("POST", "/api/v1/sessions", {"kernel": "python3"})
-        assert status == 429 and body["error"]["code"] == "too_many_sessions" and "max_sessions" in body["error"]["hint"]
+        assert (
+            status == 429 and body["error"]["code"] == "too_many_sessions" and "max_sessions" in body["error"]["hint"]
+        )
         status, _, body = svc.request("POST", "/api/v1/runs", {"code": "1"})
         assert status == 429
         assert svc.request("GET", f"/api/v1/sessions/{first['id']}")[0] == 200

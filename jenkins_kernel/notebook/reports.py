@@ -23,7 +23,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from ..console import strip_ansi
-from ..engine.runs import CellResult, RunResult
+from ..engine.results import CellResult, RunResult
 from .cells import cell_title
 
 __all__ = [
@@ -32,9 +32,9 @@ __all__ = [
     "prepare_html_exporter",
     "write_executed_notebook",
     "write_html",
+    "write_html_report",
     "write_junit",
     "write_reports",
-    "write_html_report",
     "write_summary",
 ]
 

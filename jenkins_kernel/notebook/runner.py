@@ -20,7 +20,8 @@ from ..engine.events import EventStream, Listener
 from ..engine.executor import Deadline, execute_cell
 from ..engine.kernel import KernelSession
 from ..engine.kernelspecs import require_kernel
-from ..engine.runs import CellResult, RunResult, describe_error, finish_run, run_deadline
+from ..engine.results import CellResult, RunResult, describe_error, finish_run
+from ..engine.runs import run_deadline
 from ..exceptions import InvalidNotebookError, JenkinsKernelError
 from ..status import RunStatus
 from .cells import RAISES_TAG, SKIP_TAG, cell_tags, cell_title

@@ -16,6 +16,9 @@ from ..exceptions import InvalidParameterError
 __all__ = ["LANGUAGES", "Translator", "parameter_cell_source", "register", "translator_for"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CONTROL = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+_BASH_ESCAPES = str.maketrans({**_CONTROL, "'": "\\'"})
+_R_ESCAPES = str.maketrans({**_CONTROL, '"': '\\"'})
 
 
 class Translator:
@@ -88,15 +91,75 @@ class BashTranslator(Translator):
 
     def string(self, v: str) -> str:
         # $'...' keeps every value on one line: bash_kernel sends code line by line.
-        escaped = v.replace("\\", "\\\\").replace("'", "\\'")
-        escaped = escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
-        return f"$'{escaped}'"
+        return "$'" + v.translate(_BASH_ESCAPES) + "'"
 
     def sequence(self, v: list[Any]) -> str:
         return self.string(json.dumps(v))
 
     def mapping(self, v: dict[Any, Any]) -> str:
         return self.string(json.dumps(v))
+
+
+class RTranslator(Translator):
+    """R: ``<-``, ``TRUE``/``FALSE``/``NULL``, integers as ``3L``, lists and named lists."""
+
+    def assign(self, name: str, value: Any) -> str:
+        return f"{name} <- {self.value(value)}"
+
+    def value(self, v: Any) -> str:
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2**31:
+            return f"{v}L"
+        return super().value(v)
+
+    def null(self) -> str:
+        return "NULL"
+
+    def boolean(self, v: bool) -> str:
+        return "TRUE" if v else "FALSE"
+
+    def number(self, v: float) -> str:
+        if math.isnan(v):
+            return "NaN"
+        if math.isinf(v):
+            return "Inf" if v > 0 else "-Inf"
+        return repr(v)
+
+    def string(self, v: str) -> str:
+        return '"' + v.translate(_R_ESCAPES) + '"'
+
+    def sequence(self, v: list[Any]) -> str:
+        return "list(" + ", ".join(self.value(x) for x in v) + ")"
+
+    def mapping(self, v: dict[Any, Any]) -> str:
+        return "list(" + ", ".join(f"{self.string(str(k))} = {self.value(x)}" for k, x in v.items()) + ")"
+
+
+class JavaScriptTranslator(Translator):
+    """JavaScript: JSON literals; a plain assignment, so a parameters cell may use var or let."""
+
+    comment = "//"
+
+    def assign(self, name: str, value: Any) -> str:
+        return f"{name} = {self.value(value)};"
+
+    def null(self) -> str:
+        return "null"
+
+    def boolean(self, v: bool) -> str:
+        return "true" if v else "false"
+
+    def number(self, v: float) -> str:
+        if math.isnan(v):
+            return "NaN"
+        if math.isinf(v):
+            return "Infinity" if v > 0 else "-Infinity"
+        return repr(v)
+
+    def string(self, v: str) -> str:
+        return json.dumps(v)
+
+    def mapping(self, v: dict[Any, Any]) -> str:
+        return "{" + ", ".join(f"{self.string(str(k))}: {self.value(x)}" for k, x in v.items()) + "}"
 
 
 _REGISTRY: dict[str, Translator] = {}
@@ -134,3 +197,5 @@ def parameter_cell_source(parameters: dict[str, Any], language: str) -> str:
 
 register("python", PythonTranslator())
 register("bash", BashTranslator())
+register("r", RTranslator())
+register("javascript", JavaScriptTranslator())

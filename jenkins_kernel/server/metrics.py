@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from ..engine.runs import RunResult
+from ..engine.results import RunResult
 
 if TYPE_CHECKING:
     from .service import AgentService

@@ -26,7 +26,8 @@ from ..engine.events import Event, EventStream, OutputBudget
 from ..engine.kernelspecs import installed_kernels, require_kernel
 from ..engine.loop import EngineLoop
 from ..engine.pool import WarmPool
-from ..engine.runs import RunResult, finish_run, run_code
+from ..engine.results import RunResult, finish_run
+from ..engine.runs import run_code
 from ..engine.sessions import ManagedSession, SessionManager
 from ..exceptions import JenkinsKernelError, RejectedError
 from ..notebook.images import ImageSaver
@@ -124,6 +125,7 @@ class AgentService:
         self.metrics = ServiceMetrics(self)
         self._live: dict[str, LiveRun] = {}
         self._pending: dict[str, concurrent.futures.Future[Any]] = {}  # artifacts still being written
+        self._tasks: set[asyncio.Task[None]] = set()
         self._idempotency = threading.Lock()
         self._close_lost_runs()
         self.engine = EngineLoop()
@@ -299,9 +301,13 @@ class AgentService:
         return self.get_run(run_id), True
 
     def _start_execution(self, live: LiveRun, managed: ManagedSession, req: RunRequest) -> None:
-        asyncio.ensure_future(self._execute(live, managed, req))
+        task = asyncio.ensure_future(self._execute(live, managed, req))
+        self._tasks.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._tasks.discard)
 
-    async def _open_session(self, req: RunRequest, token_name: str | None, run_id: str) -> tuple[ManagedSession, LiveRun]:
+    async def _open_session(
+        self, req: RunRequest, token_name: str | None, run_id: str
+    ) -> tuple[ManagedSession, LiveRun]:
         managed = await self._find_or_open_session(req, token_name)
         return managed, LiveRun(run_id, managed.id, asyncio.Event())
 

@@ -1,0 +1,1 @@
+"""Whole notebooks: loading, parameters, running, outputs and reports."""
