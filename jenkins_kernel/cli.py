@@ -70,7 +70,14 @@ def output_options(func: Any) -> Any:
 
 
 def server_options(func: Any) -> Any:
-    """--server, --token and --retry-for: run on the agent service instead of in this process."""
+    """--server, --token, --session and --retry-for: run on the agent service, not in this process."""
+    func = click.option(
+        "--session",
+        "session_name",
+        metavar="NAME",
+        help="With --server: run on the session of this name, created if needed, so that "
+        "steps share a kernel (a Jenkins build passes $BUILD_TAG).",
+    )(func)
     func = click.option(
         "--retry-for",
         type=click.FloatRange(min=0),
@@ -97,6 +104,11 @@ def _client(server: str, token: str | None, retry_for: float, writer: ConsoleWri
     client = Client(server, token, retry_for=retry_for)
     client.on_retry = writer.note
     return client
+
+
+def _check_session(session_name: str | None, server: str | None) -> None:
+    if session_name and not server:
+        raise click.UsageError("--session needs --server (or JENKINS_KERNEL_URL): sessions live in the service")
 
 
 def _writer(quiet: bool, color: str, as_json: bool, images_saved: bool) -> ConsoleWriter:
@@ -179,6 +191,7 @@ def run_command(
     server: str | None,
     token: str | None,
     retry_for: float,
+    session_name: str | None,
 ) -> None:
     """Run a whole NOTEBOOK; write executed.ipynb, junit.xml, report.html, summary.json.
 
@@ -188,6 +201,7 @@ def run_command(
     from .local import default_output_dir, run_notebook
     from .notebook.parameters import parameters_from_pairs
 
+    _check_session(session_name, server)
     writer = _writer(quiet, color, as_json, images_saved=True)
     out = output_dir or default_output_dir(notebook)
     common = {
@@ -206,7 +220,8 @@ def run_command(
         if server:
             from .remote import run_notebook_remote
 
-            exit_code = run_notebook_remote(_client(server, token, retry_for, writer), notebook, **common)["exit_code"]
+            client = _client(server, token, retry_for, writer)
+            exit_code = run_notebook_remote(client, notebook, session_name=session_name, **common)["exit_code"]
         else:
             exit_code = run_notebook(notebook, max_output_bytes=max_output_bytes, **common).exit_code
     except JenkinsKernelError as exc:
@@ -219,7 +234,7 @@ def run_command(
 @click.argument("source", required=False, type=click.File("r"))
 @click.option("-c", "--code", help="The code to run.")
 @click.option("-f", "--file", "code_file", type=click.File("r"), help="A file whose content is the code.")
-@click.option("-k", "--kernel", default="python3", show_default=True, help="Kernel to run on.")
+@click.option("-k", "--kernel", help="Kernel to run on [default: python3, or the --session's kernel].")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds the cell may take.")
 @click.option("--cwd", type=click.Path(file_okay=False, exists=True), help="Kernel working directory.")
 @click.option(
@@ -231,7 +246,7 @@ def exec_command(
     source: TextIO | None,
     code: str | None,
     code_file: TextIO | None,
-    kernel: str,
+    kernel: str | None,
     timeout: float | None,
     cwd: str | None,
     output_dir: Path | None,
@@ -241,6 +256,7 @@ def exec_command(
     server: str | None,
     token: str | None,
     retry_for: float,
+    session_name: str | None,
 ) -> None:
     """Run one cell: -c CODE, -f FILE, or - to read the code from stdin."""
     from .local import execute
@@ -249,18 +265,18 @@ def exec_command(
     if len(given) != 1:
         raise click.UsageError("give the code exactly one way: -c CODE, -f FILE, or - for stdin")
     text = code if code is not None else given[0].read()  # type: ignore[union-attr]
+    _check_session(session_name, server)
     writer = _writer(quiet, color, as_json, images_saved=output_dir is not None)
     try:
         if server:
             from .remote import execute_remote
 
             client = _client(server, token, retry_for, writer)
-            exit_code = execute_remote(client, text, listeners=[writer], kernel=kernel, timeout=timeout, cwd=cwd)[
-                "exit_code"
-            ]
+            options = {"kernel": kernel, "timeout": timeout, "cwd": cwd, "session_name": session_name}
+            exit_code = execute_remote(client, text, listeners=[writer], **options)["exit_code"]
         else:
             exit_code = execute(
-                text, kernel=kernel, timeout=timeout, cwd=cwd, output_dir=output_dir, listeners=[writer]
+                text, kernel=kernel or "python3", timeout=timeout, cwd=cwd, output_dir=output_dir, listeners=[writer]
             ).exit_code
     except JenkinsKernelError as exc:
         _reject(exc, as_json)

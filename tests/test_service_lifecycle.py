@@ -202,3 +202,15 @@ def test_a_new_session_takes_a_warm_kernel_and_a_replacement_starts(tmp_path):
         assert 'jenkins_kernel_sessions{kernel="python3"} 1.0' in metrics
     finally:
         svc.stop()
+
+
+def test_sh_steps_share_a_kernel_through_a_named_session_then_close_it(remote, tmp_path):
+    env = {"JENKINS_KERNEL_URL": remote.url, "JENKINS_KERNEL_TOKEN": TOKEN}
+    assert jk("exec", "--session", "jenkins-job-7", "-c", "model = 'trained'", cwd=tmp_path, env=env).returncode == 0
+    proc = jk("exec", "--session", "jenkins-job-7", "-c", "print(model)", cwd=tmp_path, env=env)
+    assert proc.returncode == 0 and proc.stdout == "trained\n"
+    status, _, session = remote.request("DELETE", "/api/v1/sessions/jenkins-job-7")  # by name, as a post step does
+    assert status == 200 and session["name"] == "jenkins-job-7"
+    assert remote.request("GET", "/api/v1/sessions/jenkins-job-7")[0] == 404
+    proc = jk("exec", "--session", "x", "-c", "1", cwd=tmp_path)
+    assert proc.returncode == 2 and "--session needs --server" in proc.stderr

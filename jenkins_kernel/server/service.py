@@ -195,7 +195,8 @@ class AgentService:
     # -- sessions ------------------------------------------------------------------------
 
     def _session(self, session_id: str) -> ManagedSession:
-        managed = self.sessions.get(session_id)
+        """A live session by id, or by name (so a build can close the session of its BUILD_TAG)."""
+        managed = self.sessions.get(session_id) or self.sessions.by_name(session_id)
         if managed is None:
             raise NotFound(
                 f"no live session {session_id!r}", code="unknown_session", hint="list them: GET /api/v1/sessions"
