@@ -46,7 +46,7 @@ pipeline {
             steps {
                 sh '''
                     curl -fsS "$JENKINS_KERNEL_URL/api/v1/health" >/dev/null 2>&1 || {
-                        JENKINS_BUILD_ID=dontKillMe nohup $JK serve --port 8765 --warm python3=1,bash=1 \
+                        BUILD_ID=dontKillMe JENKINS_NODE_COOKIE=dontKillMe nohup $JK serve --port 8765 --warm python3=1,bash=1 \
                             >"$HOME/jenkins-kernel-service.log" 2>&1 &
                         for i in $(seq 1 100); do curl -fsS "$JENKINS_KERNEL_URL/api/v1/health" >/dev/null 2>&1 && break; sleep 0.2; done
                     }
