@@ -8,33 +8,27 @@ store, and wait on a run's progress (never on a kernel).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
-import hashlib
 import json
 import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..console import ConsoleRenderer
-from ..engine.events import Event, EventStream, OutputBudget
+from ..engine.events import Event
 from ..engine.kernelspecs import installed_kernels, require_kernel
 from ..engine.loop import EngineLoop
 from ..engine.pool import WarmPool
-from ..engine.results import RunResult, finish_run
-from ..engine.runs import run_code
 from ..engine.sessions import ManagedSession, SessionManager
-from ..exceptions import JenkinsKernelError, RejectedError
-from ..notebook.images import ImageSaver
-from ..notebook.reports import prepare_html_exporter, write_html_report
-from ..notebook.runner import NotebookOptions, run_notebook_async
+from ..exceptions import RejectedError
+from ..notebook.reports import prepare_html_exporter
 from ..status import RunStatus
 from .config import Settings
+from .execution import LiveRun, RunExecutor
 from .metrics import ServiceMetrics
 from .requests import RunRequest, check_cwd
 
@@ -53,64 +47,6 @@ class Conflict(RejectedError):
     http_status = 409
 
 
-@dataclass(eq=False)
-class LiveRun:
-    """A run in flight: what HTTP threads wait on, and how to cancel it."""
-
-    id: str
-    session_id: str
-    cancel: asyncio.Event
-    cond: threading.Condition = field(default_factory=threading.Condition)
-    last_seq: int = 0
-    log_size: int = 0
-    finished: bool = False
-    executed: Any = None  # a notebook run's executed notebook, for its report.html
-
-    def progressed(self, last_seq: int, log_size: int) -> None:
-        with self.cond:
-            self.last_seq, self.log_size = last_seq, log_size
-            self.cond.notify_all()
-
-    def end(self) -> None:
-        with self.cond:
-            self.finished = True
-            self.cond.notify_all()
-
-    def wait(self, predicate: Any, timeout: float) -> None:
-        with self.cond:
-            self.cond.wait_for(lambda: self.finished or predicate(), timeout=timeout)
-
-
-class RunRecorder:
-    """A listener on the engine loop: renders each event's console text and hands events
-    and text to the store, coalesced once per loop turn."""
-
-    def __init__(self, service: AgentService, live: LiveRun) -> None:
-        self.service, self.live = service, live
-        self.renderer = ConsoleRenderer(images_saved=True)
-        self.rows: list[tuple[int, str, float, str]] = []
-        self.texts: list[str] = []
-        self.last_seq = 0
-        self.future: Any = None
-
-    def __call__(self, event: Event) -> None:
-        self.texts.extend(text for _, text in self.renderer.render(event))
-        self.rows.append((event.seq, event.type, event.time, json.dumps(event.data, default=str)))
-        self.last_seq = event.seq
-        if len(self.rows) == 1:
-            asyncio.get_running_loop().call_soon(self.flush)
-        self.service.metrics.events_written.inc()
-
-    def flush(self) -> None:
-        if not self.rows:
-            return
-        rows, text, last_seq = self.rows, "".join(self.texts), self.last_seq
-        self.rows, self.texts = [], []
-        future = self.service.store.append_events(self.live.id, rows, text, last_seq)
-        future.add_done_callback(lambda f: f.exception() or self.live.progressed(last_seq, f.result()))
-        self.future = future
-
-
 class AgentService:
     def __init__(self, settings: Settings) -> None:
         from ..store import Store
@@ -123,9 +59,6 @@ class AgentService:
         self.allowed_roots = [self.work_root, *(Path(r) for r in settings.allowed_roots)]
         self.store = Store(self.data_dir)
         self.metrics = ServiceMetrics(self)
-        self._live: dict[str, LiveRun] = {}
-        self._pending: dict[str, concurrent.futures.Future[Any]] = {}  # artifacts still being written
-        self._tasks: set[asyncio.Task[None]] = set()
         self._idempotency = threading.Lock()
         self._close_lost_runs()
         self.engine = EngineLoop()
@@ -137,6 +70,8 @@ class AgentService:
             idle_timeout=settings.session_idle_timeout,
             on_change=lambda s: self.store.save_session(s.record()),
         )
+        self.runs = RunExecutor(self.store, self.sessions, settings, self.metrics)
+        self._live = self.runs.live_runs
         self.engine.run(self._start_background())
         prepare_html_exporter()
 
@@ -294,17 +229,12 @@ class AgentService:
                 "options": req.options(),
                 "jenkins": req.jenkins,
             }
-            self._save_input(run_id, req)
+            self.runs.save_input(run_id, req)
             inserted = self.store.insert_run(run, idempotency_key)  # queued before any write of the run
             self._live[run_id] = live
-            self.engine.call(self._start_execution, live, managed, req)
+            self.engine.call(self.runs.start, live, managed, req)
             inserted.result(30)
         return self.get_run(run_id), True
-
-    def _start_execution(self, live: LiveRun, managed: ManagedSession, req: RunRequest) -> None:
-        task = asyncio.ensure_future(self._execute(live, managed, req))
-        self._tasks.add(task)  # the loop keeps only weak references to tasks
-        task.add_done_callback(self._tasks.discard)
 
     async def _open_session(
         self, req: RunRequest, token_name: str | None, run_id: str
@@ -336,127 +266,6 @@ class AgentService:
         kernel = req.wanted_kernel or self.settings.default_kernel
         require_kernel(kernel)
         return await self.sessions.open(kernel, cwd=req.cwd, env=req.env, token_name=token_name, ephemeral=True)
-
-    def _save_input(self, run_id: str, req: RunRequest) -> None:
-        """Keep what was asked, so a run can be repeated a year later."""
-        artifacts = self.store.run_dir(run_id) / "artifacts"
-        artifacts.mkdir(parents=True, exist_ok=True)
-        if req.kind == "code":
-            (artifacts / "input.txt").write_text(req.code or "", encoding="utf-8")
-        else:
-            (artifacts / "input.ipynb").write_text(json.dumps(req.notebook, indent=1), encoding="utf-8")
-
-    async def _execute(self, live: LiveRun, managed: ManagedSession, req: RunRequest) -> None:
-        recorder = RunRecorder(self, live)
-        stream = EventStream([recorder], gate=OutputBudget(self.settings.max_run_output_bytes))
-        artifacts = self.store.run_dir(live.id) / "artifacts"
-        result = RunResult()
-        self.sessions.touch(managed, busy=True)
-        stream.emit("status", status=RunStatus.QUEUED.value, session=managed.id, kernel=managed.kernel)
-        acquired = False
-        try:
-            if not managed.ready.done() and not await _first(managed.ready, live.cancel):
-                finish_run(stream, result, RunStatus.CANCELLED, "cancelled while waiting for the kernel")
-                return
-            managed.ready.result()  # raises if the kernel did not start
-            lock = managed.kernel_session.lock
-            acquired = await lock.acquire() if not lock.locked() else await _first(lock.acquire(), live.cancel)
-            if not acquired:
-                finish_run(stream, result, RunStatus.CANCELLED, "cancelled while queued behind other runs")
-                return
-            self.store.update_run(live.id, status=RunStatus.RUNNING.value, started=time.time())
-            result = await self._run(managed, req, stream, live, artifacts)
-        except JenkinsKernelError as exc:
-            stream.emit("error", source="engine", ename=type(exc).__name__, evalue=exc.message, traceback=[])
-            finish_run(stream, result, exc.status, exc.message)
-        except Exception as exc:  # a bug must still end the run, visibly
-            log.exception("run %s failed inside the service", live.id)
-            stream.emit("error", source="engine", ename="InternalError", evalue=str(exc), traceback=[])
-            finish_run(stream, result, RunStatus.FAILED, f"internal error: {exc}")
-        finally:
-            if acquired:
-                managed.kernel_session.lock.release()
-            if await managed.kernel_session.exit_code() is not None and managed.status != "closed":
-                managed.status, managed.message = "dead", "the kernel died; restart the session"
-            self.sessions.touch(managed, busy=False)
-            await self._finish(live, result, artifacts, recorder)
-            if managed.ephemeral:
-                await self.sessions.close(managed, grace=0.2)
-
-    async def _run(
-        self, managed: ManagedSession, req: RunRequest, stream: EventStream, live: LiveRun, artifacts: Path
-    ) -> RunResult:
-        grace = self.settings.interrupt_grace
-        if req.kind == "code":
-            stream.listeners.insert(0, ImageSaver(artifacts))
-            return await run_code(
-                managed.kernel_session,
-                req.code or "",
-                stream,
-                timeout=req.timeout,
-                cancel=live.cancel,
-                interrupt_grace=grace,
-            )
-        options = NotebookOptions(
-            parameters=req.parameters,
-            timeout=req.timeout,
-            cell_timeout=req.cell_timeout,
-            allow_errors=req.allow_errors,
-            max_output_bytes=self.settings.max_output_bytes,
-            interrupt_grace=grace,
-            defer_html=True,
-        )
-        assert req.notebook is not None
-        result, executed = await run_notebook_async(
-            req.notebook,
-            options,
-            name=req.notebook_name,
-            output_dir=artifacts,
-            cancel=live.cancel,
-            session=managed.kernel_session,
-            stream=stream,
-        )
-        live.executed = executed
-        return result
-
-    async def _finish(self, live: LiveRun, result: RunResult, artifacts: Path, recorder: RunRecorder) -> None:
-        """Record the outcome (waiters wake once it is committed) and index the artifacts.
-
-        A notebook's report.html is rendered after the run has ended, off the loop; until
-        it is written and every artifact indexed, listing or fetching artifacts waits.
-        """
-        recorder.flush()  # the last events are queued before the outcome
-        if live.executed is not None:
-            report = self._render_and_index(live.id, live.executed, result, artifacts)
-            pending = asyncio.run_coroutine_threadsafe(report, self.engine.loop)
-            self._pending[live.id] = pending
-            pending.add_done_callback(lambda _: self._pending.pop(live.id, None))
-        else:
-            self.store.add_artifacts(live.id, _index_files(artifacts))
-        kernel_info = result.kernel.to_dict() if result.kernel else {}
-        done = self.store.update_run(
-            live.id,
-            status=result.status.value,
-            exit_code=result.exit_code,
-            message=result.message,
-            ended=result.ended or time.time(),
-            kernel_info=kernel_info,
-        )
-        self.metrics.run_finished(result)
-
-        def ended(_: Any) -> None:
-            live.end()
-            self._live.pop(live.id, None)
-
-        done.add_done_callback(ended)
-
-    async def _render_and_index(self, run_id: str, executed: Any, result: RunResult, artifacts: Path) -> None:
-        try:
-            await asyncio.to_thread(write_html_report, executed, result, artifacts)
-        except Exception:
-            log.exception("report.html of run %s could not be written", run_id)
-        files = await asyncio.to_thread(_index_files, artifacts)
-        await asyncio.wrap_future(self.store.add_artifacts(run_id, files))
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         run = self.store.get_run(run_id)
@@ -520,43 +329,13 @@ class AgentService:
 
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
         self.get_run(run_id)
-        pending = self._pending.get(run_id)
-        if pending is not None:
-            with contextlib.suppress(Exception):
-                pending.result(timeout=120)
+        self.runs.wait_for_artifacts(run_id)
         return self.store.artifacts(run_id)
 
     def artifact_path(self, run_id: str, name: str) -> Path:
         if not any(a["name"] == name for a in self.artifacts(run_id)):
             raise NotFound(f"run {run_id} has no artifact {name!r}", code="unknown_artifact")
         return self.store.run_dir(run_id) / "artifacts" / name
-
-
-async def _first(awaitable: Any, cancel: asyncio.Event) -> bool:
-    """Wait for ``awaitable`` or ``cancel``; True if the awaitable finished first."""
-    if cancel.is_set():
-        if asyncio.iscoroutine(awaitable):
-            awaitable.close()
-        return False
-    task = asyncio.ensure_future(awaitable)
-    stop = asyncio.ensure_future(cancel.wait())
-    await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
-    stop.cancel()
-    if task.done():
-        return True
-    task.cancel()
-    return False
-
-
-def _index_files(folder: Path) -> list[tuple[str, int, str]]:
-    found = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        found.append((path.relative_to(folder).as_posix(), path.stat().st_size, digest.hexdigest()))
-    return found
 
 
 def run_view(run: dict[str, Any]) -> dict[str, Any]:
