@@ -300,12 +300,10 @@ def kernels_command(as_json: bool, no_probe: bool) -> None:
     if not rows:
         click.echo("no kernels installed; see `make kernels`", err=True)
         sys.exit(RunStatus.REJECTED.exit_code)
-    width = max(len(r["name"]) for r in rows)
-    lang_width = max(len(r["language"]) for r in rows)
-    for r in rows:
-        click.echo(
-            f"{r['name']:<{width}}  {r['language']:<{lang_width}}  {r['version'] or '-':<10}  {r['display_name']}"
-        )
+    columns = [[r["name"], r["language"], r["version"] or "-", r["display_name"]] for r in rows]
+    widths = [max(len(row[i]) for row in columns) for i in range(3)]
+    for row in columns:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
 
 
 @main.command("serve")

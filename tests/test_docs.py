@@ -51,3 +51,8 @@ def test_the_public_api_is_what_all_says():
         assert getattr(jenkins_kernel, name) is not None
     assert jenkins_kernel.run_notebook.__module__ == "jenkins_kernel.local"
     assert re.match(r"\d+\.\d+\.\d+", jenkins_kernel.__version__)
+
+
+def test_the_cli_offers_every_command_the_readme_shows():
+    shown = set(re.findall(r"^jenkins-kernel ((?:jenkins )?[a-z]+)", README, re.M))
+    assert shown == {name for name, _ in _commands(main)}

@@ -17,7 +17,10 @@ async def _probe(name: str, timeout: float) -> str:
         try:
             await session.start(attempts=1)
             info = session.info
-            return info.language_version if info else ""
+            if info is None:
+                return ""
+            # bash_kernel reports no language version: name the kernel's own instead
+            return info.language_version or f"({info.implementation} {info.implementation_version})".strip()
         except JenkinsKernelError:
             return "(does not start)"
         finally:

@@ -22,9 +22,16 @@ _R_ESCAPES = str.maketrans({**_CONTROL, '"': '\\"'})
 
 
 class Translator:
-    """Python-like defaults; each language overrides what differs."""
+    """Python-like defaults; each language overrides what differs (often only its literals)."""
 
     comment: ClassVar[str] = "#"
+    literals: ClassVar[dict[str, str]] = {
+        "null": "None",
+        "true": "True",
+        "false": "False",
+        "nan": "float('nan')",
+        "inf": "float('inf')",
+    }
 
     def assign(self, name: str, value: Any) -> str:
         return f"{name} = {self.value(value)}"
@@ -47,13 +54,17 @@ class Translator:
         raise InvalidParameterError(f"cannot pass a value of type {type(v).__name__} as a parameter")
 
     def null(self) -> str:
-        return "None"
+        return self.literals["null"]
 
     def boolean(self, v: bool) -> str:
-        return "True" if v else "False"
+        return self.literals["true" if v else "false"]
 
     def number(self, v: float) -> str:
-        return repr(v) if math.isfinite(v) else f"float('{v}')"
+        if math.isnan(v):
+            return self.literals["nan"]
+        if math.isinf(v):
+            return ("" if v > 0 else "-") + self.literals["inf"]
+        return repr(v)
 
     def string(self, v: str) -> str:
         return repr(v)
@@ -80,14 +91,7 @@ class BashTranslator(Translator):
             return f"declare -A {name}=({items})"
         return f"{name}={self.value(value)}"
 
-    def null(self) -> str:
-        return "''"
-
-    def boolean(self, v: bool) -> str:
-        return "true" if v else "false"
-
-    def number(self, v: float) -> str:
-        return repr(v)
+    literals: ClassVar[dict[str, str]] = {"null": "''", "true": "true", "false": "false", "nan": "nan", "inf": "inf"}
 
     def string(self, v: str) -> str:
         # $'...' keeps every value on one line: bash_kernel sends code line by line.
@@ -111,18 +115,7 @@ class RTranslator(Translator):
             return f"{v}L"
         return super().value(v)
 
-    def null(self) -> str:
-        return "NULL"
-
-    def boolean(self, v: bool) -> str:
-        return "TRUE" if v else "FALSE"
-
-    def number(self, v: float) -> str:
-        if math.isnan(v):
-            return "NaN"
-        if math.isinf(v):
-            return "Inf" if v > 0 else "-Inf"
-        return repr(v)
+    literals: ClassVar[dict[str, str]] = {"null": "NULL", "true": "TRUE", "false": "FALSE", "nan": "NaN", "inf": "Inf"}
 
     def string(self, v: str) -> str:
         return '"' + v.translate(_R_ESCAPES) + '"'
@@ -138,22 +131,16 @@ class JavaScriptTranslator(Translator):
     """JavaScript: JSON literals; a plain assignment, so a parameters cell may use var or let."""
 
     comment = "//"
+    literals: ClassVar[dict[str, str]] = {
+        "null": "null",
+        "true": "true",
+        "false": "false",
+        "nan": "NaN",
+        "inf": "Infinity",
+    }
 
     def assign(self, name: str, value: Any) -> str:
         return f"{name} = {self.value(value)};"
-
-    def null(self) -> str:
-        return "null"
-
-    def boolean(self, v: bool) -> str:
-        return "true" if v else "false"
-
-    def number(self, v: float) -> str:
-        if math.isnan(v):
-            return "NaN"
-        if math.isinf(v):
-            return "Infinity" if v > 0 else "-Infinity"
-        return repr(v)
 
     def string(self, v: str) -> str:
         return json.dumps(v)

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -162,37 +163,37 @@ class AgentService:
         return [s.to_dict() for s in self.sessions.all()]
 
     def get_session(self, session_id: str) -> dict[str, Any]:
-        async def one() -> dict[str, Any]:
-            return self._session(session_id).to_dict()
-
-        return self.engine.run(one())
+        return self._on_session(session_id, None)
 
     def delete_session(self, session_id: str) -> dict[str, Any]:
-        async def delete() -> dict[str, Any]:
-            managed = self._session(session_id)
+        """Cancel the session's runs and shut its kernel down."""
+
+        async def close(managed: ManagedSession) -> None:
             for live in self._live.values():
-                if live.session_id == session_id:
+                if live.session_id == managed.id:
                     live.cancel.set()
             await self.sessions.close(managed)
-            return managed.to_dict()
 
-        return self.engine.run(delete())
+        return self._on_session(session_id, close)
 
     def interrupt_session(self, session_id: str) -> dict[str, Any]:
-        async def interrupt() -> dict[str, Any]:
-            managed = self._session(session_id)
-            await self.sessions.interrupt(managed)
-            return managed.to_dict()
-
-        return self.engine.run(interrupt())
+        return self._on_session(session_id, self.sessions.interrupt)
 
     def restart_session(self, session_id: str) -> dict[str, Any]:
-        async def restart() -> dict[str, Any]:
+        return self._on_session(session_id, self.sessions.restart, timeout=120)
+
+    def _on_session(
+        self, session_id: str, action: Callable[[ManagedSession], Awaitable[None]] | None, timeout: float = 30
+    ) -> dict[str, Any]:
+        """Do ``action`` to a session (by id or name) on the engine loop; the session after it."""
+
+        async def call() -> dict[str, Any]:
             managed = self._session(session_id)
-            await self.sessions.restart(managed)
+            if action is not None:
+                await action(managed)
             return managed.to_dict()
 
-        return self.engine.run(restart(), timeout=120)
+        return self.engine.run(call(), timeout)
 
     # -- runs ----------------------------------------------------------------------------
 
