@@ -15,10 +15,12 @@ def cell_tags(cell: NotebookNode) -> set[str]:
 
 
 def cell_title(source: str, width: int = 72) -> str:
-    """The first non-blank line of a cell, shortened for a header."""
+    """The first line of code of a cell (comments skipped, unless there is nothing else),
+    shortened for a header."""
     lines = [line.strip() for line in source.splitlines() if line.strip()]
     if not lines:
         return "(empty cell)"
-    first = lines[0]
+    code = [line for line in lines if not line.startswith(("#", "//"))]
+    first = code[0] if code else lines[0]
     more = len(first) > width or len(lines) > 1
     return (first[: width - 3] if len(first) > width else first) + (" ..." if more else "")
