@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.jenkins-kernel-installed
 
-.PHONY: venv test lint pytest demo kernels bench clean
+.PHONY: venv test lint pytest java-test demo kernels bench clean
 
 venv: $(STAMP)
 
@@ -26,7 +26,11 @@ lint: venv
 pytest: venv
 	$(BIN)/pytest
 
-test: lint pytest
+# The Jenkins plugin's JDK-only client, tested against the real service (javac + Debian's junit4).
+java-test: venv
+	plugin_stub/run-tests.sh
+
+test: lint pytest java-test
 
 demo: venv
 	$(BIN)/jenkins-kernel run examples/train.ipynb -p learning_rate 0.1 -p epochs 300 -p run_name demo --output-dir reports/demo
