@@ -63,7 +63,7 @@ class UnknownKernelError(RejectedError):
         listed = ", ".join(self.installed) or "none"
         super().__init__(
             f"no kernel named {name!r} is installed (installed: {listed})",
-            hint="pick one of the installed kernels with -k, or install it (see `make kernels`)",
+            hint="name an installed kernel (jenkins-kernel kernels, GET /api/v1/kernelspecs), or install it there",
         )
 
 

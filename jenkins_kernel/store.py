@@ -83,6 +83,7 @@ CREATE TABLE IF NOT EXISTS artifacts (
 CREATE TABLE IF NOT EXISTS idempotency (
     key TEXT PRIMARY KEY,
     run_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
     created REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit (
@@ -184,7 +185,7 @@ class Store:
     def run_dir(self, run_id: str) -> Path:
         return self.data_dir / "runs" / run_id
 
-    def insert_run(self, run: dict[str, Any], idempotency_key: str | None) -> Future[Any]:
+    def insert_run(self, run: dict[str, Any], idempotency_key: str | None, fingerprint: str = "") -> Future[Any]:
         row = {k: json.dumps(v) if k in _JSON_COLUMNS else v for k, v in run.items()}
         columns = ", ".join(row)
         marks = ", ".join(f":{k}" for k in row)
@@ -193,8 +194,8 @@ class Store:
             conn.execute(f"INSERT INTO runs ({columns}) VALUES ({marks})", row)
             if idempotency_key:
                 conn.execute(
-                    "INSERT OR REPLACE INTO idempotency (key, run_id, created) VALUES (?, ?, ?)",
-                    (idempotency_key, run["id"], run["created"]),
+                    "INSERT OR REPLACE INTO idempotency (key, run_id, fingerprint, created) VALUES (?, ?, ?, ?)",
+                    (idempotency_key, run["id"], fingerprint, run["created"]),
                 )
 
         return self.write(insert)
@@ -238,11 +239,12 @@ class Store:
         rows = self.reader.execute(sql + " ORDER BY created DESC LIMIT ?", (*args, limit)).fetchall()
         return [_decode_run(r) for r in rows]
 
-    def run_for_key(self, key: str, ttl: float) -> str | None:
+    def run_for_key(self, key: str, ttl: float) -> tuple[str, str] | None:
+        """(run id, request fingerprint) of the key's run, if the key was used within ``ttl``."""
         row = self.reader.execute(
-            "SELECT run_id FROM idempotency WHERE key = ? AND created > ?", (key, time.time() - ttl)
+            "SELECT run_id, fingerprint FROM idempotency WHERE key = ? AND created > ?", (key, time.time() - ttl)
         ).fetchone()
-        return row["run_id"] if row else None
+        return (row["run_id"], row["fingerprint"]) if row else None
 
     def mark_lost_runs(self, message: str) -> list[str]:
         """Runs in flight when the service stopped end ``lost``; returns their ids."""

@@ -9,10 +9,11 @@ import click
 import pytest
 
 import jenkins_kernel
-from conftest import ROOT
 from jenkins_kernel.cli import main
 from jenkins_kernel.server.api import openapi_document
 from jenkins_kernel.server.config import SETTINGS_HELP, Settings
+
+from conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
 

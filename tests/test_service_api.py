@@ -277,3 +277,21 @@ def test_openapi_documents_every_route_and_only_routes(svc):
     assert served == openapi_document()
     documented = {(m, p) for p, ops in served["paths"].items() for m in ops if m != "parameters"}
     assert routes == documented
+
+
+def test_an_idempotency_key_reused_for_another_request_is_refused(svc):
+    key = {"Idempotency-Key": "step-42"}
+    assert svc.request("POST", "/api/v1/runs", {"code": "print(1)"}, headers=key)[0] == 201
+    status, _, body = svc.request("POST", "/api/v1/runs", {"code": "print(2)"}, headers=key)
+    assert status == 422 and body["error"]["code"] == "idempotency_key_reused"
+
+
+@pytest.mark.skipif("bash" not in INSTALLED, reason="the bash kernel is not installed (run `make kernels`)")
+def test_a_notebook_for_another_kernel_than_its_session_is_refused(svc, tmp_path):
+    svc.run({"code": "x = 1", "session_name": "py-session"})
+    nb = make_notebook(tmp_path / "b.ipynb", ["echo hi"], kernel="bash")
+    status, _, body = svc.request(
+        "POST", "/api/v1/runs", {"notebook": json.loads(nb.read_text()), "session_name": "py-session"}
+    )
+    assert status == 409 and body["error"]["code"] == "session_kernel_mismatch"
+    assert "runs the python3 kernel, not bash" in body["error"]["message"]

@@ -129,11 +129,13 @@ class SessionManager:
             existing = self.by_name(name)
             if existing is not None:
                 if existing.kernel != kernel:
-                    raise SessionError(
+                    error = SessionError(
                         f"session {name!r} runs the {existing.kernel} kernel, not {kernel}",
                         code="session_kernel_mismatch",
                         hint="use another session name, or the session's own kernel",
                     )
+                    error.http_status = 409
+                    raise error
                 return existing
         if len(self._sessions) >= self.max_sessions:
             error = SessionError(

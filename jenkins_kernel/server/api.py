@@ -46,10 +46,15 @@ def authenticate() -> Response | None:
 
     if not header:
         response = error_response(
-            401, "missing_token", "this endpoint needs a token", "send 'Authorization: Bearer <token>'; see the README"
+            401, "missing_token", "this endpoint needs a token", "send the header 'Authorization: Bearer <token>'"
         )
     else:
-        response = error_response(401, "bad_token", "the token is not valid", "check JENKINS_KERNEL_TOKEN")
+        response = error_response(
+            401,
+            "bad_token",
+            "the token is not valid",
+            "send one of the service's tokens (JENKINS_KERNEL_TOKEN for the CLI, a Secret text credential in Jenkins)",
+        )
     response.headers["WWW-Authenticate"] = 'Bearer realm="jenkins-kernel"'
     return response
 

@@ -59,6 +59,7 @@ class RunRequest:
     env: dict[str, str] = field(default_factory=dict)
     jenkins: dict[str, Any] = field(default_factory=dict)
     input_sha256: str = ""
+    fingerprint: str = ""  # of the whole request: a reused Idempotency-Key must come with the same one
 
     @property
     def wanted_kernel(self) -> str | None:
@@ -108,6 +109,7 @@ def parse_run_request(body: Any) -> RunRequest:
     if body.get("session") and body.get("session_name"):
         raise _bad("give session or session_name, not both", "session_or_name")
     req = RunRequest(kind="code" if has_code else "notebook")
+    req.fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     if has_code:
         if not isinstance(body["code"], str):
             raise _bad("code must be a string")

@@ -48,6 +48,10 @@ class Conflict(RejectedError):
     http_status = 409
 
 
+class Unprocessable(RejectedError):
+    http_status = 422
+
+
 class AgentService:
     def __init__(self, settings: Settings) -> None:
         from ..store import Store
@@ -205,8 +209,14 @@ class AgentService:
         with lock:
             if idempotency_key:
                 earlier = self.store.run_for_key(idempotency_key, self.settings.idempotency_ttl)
+                if earlier and earlier[1] != req.fingerprint:
+                    raise Unprocessable(
+                        f"the Idempotency-Key {idempotency_key!r} was used for a different request (run {earlier[0]})",
+                        code="idempotency_key_reused",
+                        hint="send a new key with a new request; a retry must repeat the request exactly",
+                    )
                 if earlier:
-                    return self.get_run(earlier), False
+                    return self.get_run(earlier[0]), False
             if req.cwd:
                 req.cwd = check_cwd(req.cwd, self.allowed_roots)
             if req.session is None and req.wanted_kernel:
@@ -231,7 +241,9 @@ class AgentService:
                 "jenkins": req.jenkins,
             }
             self.runs.save_input(run_id, req)
-            inserted = self.store.insert_run(run, idempotency_key)  # queued before any write of the run
+            inserted = self.store.insert_run(
+                run, idempotency_key, req.fingerprint
+            )  # queued before any write of the run
             self._live[run_id] = live
             self.engine.call(self.runs.start, live, managed, req)
             inserted.result(30)
@@ -246,20 +258,16 @@ class AgentService:
     async def _find_or_open_session(self, req: RunRequest, token_name: str | None) -> ManagedSession:
         if req.session:
             managed = self._session(req.session)
-            if req.kernel and req.kernel != managed.kernel:
+            if req.wanted_kernel and req.wanted_kernel != managed.kernel:
                 raise Conflict(
-                    f"session {req.session} runs the {managed.kernel} kernel, not {req.kernel}",
+                    f"session {req.session} runs the {managed.kernel} kernel, not {req.wanted_kernel}",
                     code="session_kernel_mismatch",
                 )
             return managed
         if req.session_name:
             existing = self.sessions.by_name(req.session_name)
-            kernel = (
-                req.kernel
-                or (existing.kernel if existing else None)
-                or req.wanted_kernel
-                or self.settings.default_kernel
-            )
+            # the request's kernel (or its notebook's) first: a mismatch is an error, not a surprise
+            kernel = req.wanted_kernel or (existing.kernel if existing else None) or self.settings.default_kernel
             require_kernel(kernel)
             return await self.sessions.open(
                 kernel, name=req.session_name, cwd=req.cwd, env=req.env, token_name=token_name
