@@ -9,12 +9,13 @@ the same writer thread, in the same order as the events it was rendered from.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -185,7 +186,16 @@ class Store:
     def run_dir(self, run_id: str) -> Path:
         return self.data_dir / "runs" / run_id
 
-    def insert_run(self, run: dict[str, Any], idempotency_key: str | None, fingerprint: str = "") -> Future[Any]:
+    def insert_run(
+        self,
+        run: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+        input_file: tuple[str, str] | None = None,
+    ) -> Future[Any]:
+        """Queue a new run's record, its idempotency key, and its input (name, text) as its
+        first artifact, so that the run can be repeated later."""
         row = {k: json.dumps(v) if k in _JSON_COLUMNS else v for k, v in run.items()}
         columns = ", ".join(row)
         marks = ", ".join(f":{k}" for k in row)
@@ -197,15 +207,18 @@ class Store:
                     "INSERT OR REPLACE INTO idempotency (key, run_id, fingerprint, created) VALUES (?, ?, ?, ?)",
                     (idempotency_key, run["id"], fingerprint, run["created"]),
                 )
+            if input_file is not None:
+                name, text = input_file
+                data = text.encode("utf-8")
+                folder = self.run_dir(run["id"]) / "artifacts"
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_bytes(data)
+                conn.execute(
+                    "INSERT INTO artifacts (run_id, name, size, sha256, created) VALUES (?, ?, ?, ?, ?)",
+                    (run["id"], name, len(data), hashlib.sha256(data).hexdigest(), run["created"]),
+                )
 
         return self.write(insert)
-
-    def update_run(self, run_id: str, **fields: Any) -> Future[Any]:
-        row = {k: json.dumps(v) if k in _JSON_COLUMNS else v for k, v in fields.items()}
-        assignments = ", ".join(f"{k} = :{k}" for k in row)
-        return self.write(
-            lambda conn: conn.execute(f"UPDATE runs SET {assignments} WHERE id = :_id", {**row, "_id": run_id})
-        )
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         row = self.reader.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -264,23 +277,42 @@ class Store:
 
     # -- events and the console log ----------------------------------------------------
 
-    def append_events(
-        self, run_id: str, events: Iterable[tuple[int, str, float, str]], log_text: str, last_seq: int
-    ) -> Future[Any]:
-        """Queue events (seq, type, time, data JSON) and their console text for one run."""
-        rows = list(events)
+    def record(
+        self,
+        run_id: str,
+        *,
+        events: tuple[list[tuple[int, str, float, str]], str, int] | None = None,
+        artifacts: list[tuple[str, int, str]] | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> Future[int]:
+        """Queue, as one transaction: events (rows of seq, type, time, data JSON) with their
+        console text and last seq; artifacts (name, size, sha256); run fields. The future
+        gives the log's size once committed."""
         log_path = self.run_dir(run_id) / "console.log"
+        now = time.time()
+        update = {k: json.dumps(v) if k in _JSON_COLUMNS else v for k, v in (fields or {}).items()}
 
-        def append(conn: sqlite3.Connection) -> int:
-            conn.executemany(
-                "INSERT INTO events (run_id, seq, type, time, data) VALUES (?, ?, ?, ?, ?)",
-                [(run_id, *row) for row in rows],
-            )
-            size = _append_text(log_path, log_text)
-            conn.execute("UPDATE runs SET last_seq = ?, log_size = ? WHERE id = ?", (last_seq, size, run_id))
+        def write(conn: sqlite3.Connection) -> int:
+            size = 0
+            if events is not None:
+                rows, text, last_seq = events
+                conn.executemany(
+                    "INSERT INTO events (run_id, seq, type, time, data) VALUES (?, ?, ?, ?, ?)",
+                    [(run_id, *row) for row in rows],
+                )
+                size = _append_text(log_path, text)
+                update.update(last_seq=last_seq, log_size=size)
+            if artifacts:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO artifacts (run_id, name, size, sha256, created) VALUES (?, ?, ?, ?, ?)",
+                    [(run_id, name, length, digest, now) for name, length, digest in artifacts],
+                )
+            if update:
+                assignments = ", ".join(f"{k} = :{k}" for k in update)
+                conn.execute(f"UPDATE runs SET {assignments} WHERE id = :_id", {**update, "_id": run_id})
             return size
 
-        return self.write(append)
+        return self.write(write)
 
     def events_after(self, run_id: str, after: int, limit: int = 1000) -> list[dict[str, Any]]:
         rows = self.reader.execute(
@@ -298,14 +330,6 @@ class Store:
             return f.read(end - start)
 
     # -- artifacts ---------------------------------------------------------------------
-
-    def add_artifacts(self, run_id: str, artifacts: Iterable[tuple[str, int, str]]) -> Future[Any]:
-        rows = [(run_id, name, size, digest, time.time()) for name, size, digest in artifacts]
-        return self.write(
-            lambda conn: conn.executemany(
-                "INSERT OR REPLACE INTO artifacts (run_id, name, size, sha256, created) VALUES (?, ?, ?, ?, ?)", rows
-            )
-        )
 
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.reader.execute(

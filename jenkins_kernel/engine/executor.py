@@ -16,6 +16,7 @@ from typing import Any
 
 from ..status import RunStatus
 from .kernel import KernelSession, describe_exit
+from .wire import recv_message
 
 __all__ = ["STDIN_HINT", "CellOutcome", "Deadline", "Emit", "execute_cell"]
 
@@ -157,9 +158,9 @@ async def _watch(
 async def _pump_iopub(session: KernelSession, msg_id: str, emit: Emit, progress: _Progress) -> None:
     """Turn this cell's IOPub messages into events until the kernel reports idle."""
     assert session.kc is not None
-    get = session.kc.iopub_channel.get_msg
+    socket, wire_session = session.kc.iopub_channel.socket, session.kc.session
     while True:
-        msg = await get(timeout=None)
+        msg = await recv_message(socket, wire_session)
         if msg["parent_header"].get("msg_id") != msg_id:
             continue
         progress.last_message = time.monotonic()
@@ -187,8 +188,9 @@ async def _pump_iopub(session: KernelSession, msg_id: str, emit: Emit, progress:
 async def _refuse_stdin(session: KernelSession, msg_id: str, emit: Emit, progress: _Progress) -> None:
     """Some kernels (IRkernel) ask for input even when told there is none: refuse, interrupt."""
     assert session.kc is not None
+    socket, wire_session = session.kc.stdin_channel.socket, session.kc.session
     while True:
-        msg = await session.kc.stdin_channel.get_msg(timeout=None)
+        msg = await recv_message(socket, wire_session)
         if msg["parent_header"].get("msg_id") != msg_id or msg["msg_type"] != "input_request":
             continue
         prompt = msg["content"].get("prompt", "")

@@ -19,13 +19,13 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from queue import Empty
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
 
 from ..exceptions import KernelStartError
 from .kernelspecs import require_kernel
+from .wire import recv_message_within
 
 __all__ = ["SECRET_ENV_VARS", "KernelInfo", "KernelSession", "describe_exit"]
 
@@ -152,9 +152,8 @@ class KernelSession:
             if reply is None:
                 await self._fail_if_dead("while starting")
                 continue
-            try:  # IOPub is connected once a message arrives on it
-                await self.kc.get_iopub_msg(timeout=0.5)
-            except Empty:
+            # IOPub is connected once a message arrives on it
+            if await recv_message_within(self.kc.iopub_channel.socket, self.kc.session, 0.5) is None:
                 continue
             self.info = KernelInfo.from_reply(self.kernel_name, reply["content"])
             return
@@ -174,12 +173,12 @@ class KernelSession:
     async def wait_reply(self, msg_id: str, timeout: float | None) -> dict[str, Any] | None:
         """The shell reply to ``msg_id``; None when ``timeout`` passes first."""
         assert self.kc is not None
+        socket, session = self.kc.shell_channel.socket, self.kc.session
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                msg = await self.kc.get_shell_msg(timeout=left)
-            except Empty:
+            left = None if deadline is None else deadline - time.monotonic()
+            msg = await recv_message_within(socket, session, left)
+            if msg is None:
                 return None
             if msg["parent_header"].get("msg_id") == msg_id:
                 return msg

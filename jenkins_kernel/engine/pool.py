@@ -19,6 +19,8 @@ from .kernel import KernelSession
 __all__ = ["WarmPool", "parse_warm_spec"]
 
 log = logging.getLogger(__name__)
+#: Seconds between taking a warm kernel and starting its replacement.
+REFILL_DELAY = 1.0
 
 
 def parse_warm_spec(text: str | dict[str, int] | None) -> dict[str, int]:
@@ -40,7 +42,7 @@ async def _first_cell(session: KernelSession) -> None:
     """Run an empty cell once: a kernel's first execution pays one-off costs (IPython opens
     its history database), which a warm kernel should have behind it."""
     assert session.kc is not None
-    msg_id = session.kc.execute("pass", silent=True, store_history=False)
+    msg_id = session.kc.execute("pass", store_history=False)
     await session.wait_reply(msg_id, timeout=10)
 
 
@@ -90,11 +92,15 @@ class WarmPool:
         self.on_change()
 
     async def take(self, name: str) -> KernelSession | None:
-        """A ready kernel of that name (its replacement starts now), or None."""
+        """A ready kernel of that name, or None; its replacement starts ``REFILL_DELAY`` later.
+
+        Starting a kernel costs a core for half a second (bash: 2.7 s): started at once,
+        it would slow the very run that took the warm kernel.
+        """
         ready = self._ready.get(name)
         while ready:
             session = ready.pop(0)
-            self.fill()
+            asyncio.get_running_loop().call_later(REFILL_DELAY, self.fill)
             self.on_change()
             if await session.exit_code() is None:
                 return session

@@ -62,9 +62,7 @@ def authenticate() -> Response | None:
 def audit(response: Response) -> Response:
     """Record every mutating request: who, from where, what, on what, with what outcome."""
     if request.method in MUTATING:
-        target = (request.view_args or {}).get("id")
-        if target is None and response.is_json and response.status_code < 300:
-            target = (response.get_json(silent=True) or {}).get("id")
+        target = (request.view_args or {}).get("id") or g.get("created_id")
         service().store.audit(
             token_name=getattr(g, "token_name", None),
             remote_addr=request.remote_addr,
@@ -135,7 +133,9 @@ def kernelspecs() -> Response:
 
 @api.post("/sessions")
 def create_session() -> tuple[Response, int]:
-    return jsonify(service().create_session(json_body(), g.token_name)), 201
+    session = service().create_session(json_body(), g.token_name)
+    g.created_id = session["id"]
+    return jsonify(session), 201
 
 
 @api.get("/sessions")
@@ -171,8 +171,9 @@ def start_run() -> tuple[Response, int]:
         raise RejectedError("Idempotency-Key must be 1 to 200 characters", code="bad_idempotency_key")
     run_request = parse_run_request(json_body())
     run, created = service().start_run(
-        run_request, token_name=g.token_name, remote_addr=request.remote_addr, idempotency_key=key
+        run_request, token_name=g.token_name, remote_addr=request.remote_addr, idempotency_key=key, will_wait=wait > 0
     )
+    g.created_id = run["id"]
     if wait > 0:
         run = service().wait_run(run["id"], wait)
         run["log"] = service().store.read_log(run["id"], 0, run["log_size"]).decode("utf-8", "replace")

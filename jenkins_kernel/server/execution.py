@@ -37,6 +37,10 @@ from .requests import RunRequest
 __all__ = ["LiveRun", "RunExecutor", "RunRecorder"]
 
 log = logging.getLogger(__name__)
+#: Events wait this long to be written together: a short run is written once, at its end,
+#: instead of keeping the store's writer busy while its kernel answers; a reader never
+#: notices 20 ms.
+FLUSH_DELAY = 0.02
 
 
 @dataclass(eq=False)
@@ -51,6 +55,7 @@ class LiveRun:
     log_size: int = 0
     finished: bool = False
     executed: Any = None  # a notebook run's executed notebook, for its report.html
+    images: ImageSaver | None = None  # a cell run's saved images
 
     def progressed(self, last_seq: int, log_size: int) -> None:
         with self.cond:
@@ -76,25 +81,32 @@ class RunRecorder:
         self.renderer = ConsoleRenderer(images_saved=True)
         self.rows: list[tuple[int, str, float, str]] = []
         self.texts: list[str] = []
+        self.fields: dict[str, Any] = {}  # run fields to write with the next events
         self.last_seq = 0
-        self.future: Any = None
 
     def __call__(self, event: Event) -> None:
         self.texts.extend(text for _, text in self.renderer.render(event))
         self.rows.append((event.seq, event.type, event.time, json.dumps(event.data, default=str)))
         self.last_seq = event.seq
         if len(self.rows) == 1:
-            asyncio.get_running_loop().call_soon(self.flush)
+            asyncio.get_running_loop().call_later(FLUSH_DELAY, self.flush)
         self.metrics.events_written.inc()
 
-    def flush(self) -> None:
+    def take(self) -> tuple[list[tuple[int, str, float, str]], str, int] | None:
+        """The events not yet written, with their console text and last seq."""
         if not self.rows:
-            return
-        rows, text, last_seq = self.rows, "".join(self.texts), self.last_seq
+            return None
+        taken = self.rows, "".join(self.texts), self.last_seq
         self.rows, self.texts = [], []
-        future = self.store.append_events(self.live.id, rows, text, last_seq)
-        future.add_done_callback(lambda f: f.exception() or self.live.progressed(last_seq, f.result()))
-        self.future = future
+        return taken
+
+    def flush(self) -> None:
+        events = self.take()
+        if events is not None:
+            last_seq = events[2]
+            fields, self.fields = self.fields, {}
+            future = self.store.record(self.live.id, events=events, fields=fields)
+            future.add_done_callback(lambda f: f.exception() or self.live.progressed(last_seq, f.result()))
 
 
 class RunExecutor:
@@ -120,15 +132,6 @@ class RunExecutor:
             except Exception:
                 log.exception("artifacts of run %s", run_id)
 
-    def save_input(self, run_id: str, req: RunRequest) -> None:
-        """Keep what was asked, so a run can be repeated a year later."""
-        artifacts = self.store.run_dir(run_id) / "artifacts"
-        artifacts.mkdir(parents=True, exist_ok=True)
-        if req.kind == "code":
-            (artifacts / "input.txt").write_text(req.code or "", encoding="utf-8")
-        else:
-            (artifacts / "input.ipynb").write_text(json.dumps(req.notebook, indent=1), encoding="utf-8")
-
     async def execute(self, live: LiveRun, managed: ManagedSession, req: RunRequest) -> None:
         """Run ``req`` on the session once its kernel is ready and its earlier runs are done."""
         recorder = RunRecorder(self.store, self.metrics, live)
@@ -148,7 +151,7 @@ class RunExecutor:
             if not acquired:
                 finish_run(stream, result, RunStatus.CANCELLED, "cancelled while queued behind other runs")
                 return
-            self.store.update_run(live.id, status=RunStatus.RUNNING.value, started=time.time())
+            recorder.fields.update(status=RunStatus.RUNNING.value, started=time.time())  # with the next events
             result = await self._run(managed, req, stream, live, artifacts)
         except JenkinsKernelError as exc:
             stream.emit("error", source="engine", ename=type(exc).__name__, evalue=exc.message, traceback=[])
@@ -172,7 +175,8 @@ class RunExecutor:
     ) -> RunResult:
         grace = self.settings.interrupt_grace
         if req.kind == "code":
-            stream.listeners.insert(0, ImageSaver(artifacts))
+            live.images = ImageSaver(artifacts)
+            stream.listeners.insert(0, live.images)
             return await run_code(
                 managed.kernel_session,
                 req.code or "",
@@ -209,38 +213,44 @@ class RunExecutor:
         A notebook's report.html is rendered after the run has ended, off the loop; until
         it is written and every artifact indexed, listing or fetching artifacts waits.
         """
-        recorder.flush()  # the last events are queued before the outcome
-        if live.executed is not None:
-            report = self._render_and_index(live.id, live.executed, result, artifacts)
+        files = None
+        if live.images is not None and live.images.saved:  # the input was indexed with the run
+            files = index_files(artifacts, live.images.saved)
+        events = recorder.take()  # the last events, the artifacts and the outcome: one transaction
+        outcome = {
+            **recorder.fields,
+            "status": result.status.value,
+            "exit_code": result.exit_code,
+            "message": result.message,
+            "ended": result.ended or time.time(),
+            "kernel_info": result.kernel.to_dict() if result.kernel else {},
+        }
+        done = self.store.record(live.id, events=events, artifacts=files, fields=outcome)
+        self.metrics.run_finished(result)
+        if live.executed is not None:  # rendered once the outcome is committed: it must not slow that
+            report = self._render_and_index(live.id, live.executed, result, artifacts, after=done)
             pending = asyncio.run_coroutine_threadsafe(report, asyncio.get_running_loop())
             self.pending[live.id] = pending
             pending.add_done_callback(lambda _: self.pending.pop(live.id, None))
-        else:
-            self.store.add_artifacts(live.id, index_files(artifacts))
-        kernel_info = result.kernel.to_dict() if result.kernel else {}
-        done = self.store.update_run(
-            live.id,
-            status=result.status.value,
-            exit_code=result.exit_code,
-            message=result.message,
-            ended=result.ended or time.time(),
-            kernel_info=kernel_info,
-        )
-        self.metrics.run_finished(result)
 
-        def ended(_: Any) -> None:
+        def ended(future: concurrent.futures.Future[int]) -> None:
+            if events is not None and future.exception() is None:
+                live.progressed(events[2], future.result())
             live.end()
             self.live_runs.pop(live.id, None)
 
         done.add_done_callback(ended)
 
-    async def _render_and_index(self, run_id: str, executed: Any, result: RunResult, artifacts: Path) -> None:
+    async def _render_and_index(
+        self, run_id: str, executed: Any, result: RunResult, artifacts: Path, after: concurrent.futures.Future[int]
+    ) -> None:
+        await asyncio.wrap_future(after)
         try:
             await asyncio.to_thread(write_html_report, executed, result, artifacts)
         except Exception:
             log.exception("report.html of run %s could not be written", run_id)
         files = await asyncio.to_thread(index_files, artifacts)
-        await asyncio.wrap_future(self.store.add_artifacts(run_id, files))
+        await asyncio.wrap_future(self.store.record(run_id, artifacts=files))
 
 
 async def _first(awaitable: Any, cancel: asyncio.Event) -> bool:
@@ -259,9 +269,10 @@ async def _first(awaitable: Any, cancel: asyncio.Event) -> bool:
     return False
 
 
-def index_files(folder: Path) -> list[tuple[str, int, str]]:
+def index_files(folder: Path, paths: list[Path] | None = None) -> list[tuple[str, int, str]]:
+    """(name relative to ``folder``, size, sha256) of every file in it, or of ``paths``."""
     found = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(paths if paths is not None else (p for p in folder.rglob("*") if p.is_file())):
         digest = hashlib.sha256()
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):

@@ -105,9 +105,8 @@ class AgentService:
             }
             event = Event(run["last_seq"] + 1, "status", time.time(), data)
             text = "".join(t for _, t in ConsoleRenderer().render(event))
-            self.store.append_events(
-                run_id, [(event.seq, "status", event.time, json.dumps(data))], text, event.seq
-            ).result(30)
+            row = (event.seq, "status", event.time, json.dumps(data))
+            self.store.record(run_id, events=([row], text, event.seq)).result(30)
 
     def close(self) -> None:
         async def shutdown() -> None:
@@ -202,9 +201,19 @@ class AgentService:
     # -- runs ----------------------------------------------------------------------------
 
     def start_run(
-        self, req: RunRequest, *, token_name: str | None, remote_addr: str | None, idempotency_key: str | None
+        self,
+        req: RunRequest,
+        *,
+        token_name: str | None,
+        remote_addr: str | None,
+        idempotency_key: str | None,
+        will_wait: bool = False,
     ) -> tuple[dict[str, Any], bool]:
-        """Create and queue a run; ``(run, created)`` (False: the key's earlier run)."""
+        """Create and queue a run; ``(run, created)`` (False: the key's earlier run).
+
+        The run's record is committed before this returns, so a GET right after finds it;
+        a caller that will wait for the run's end anyway (``will_wait``) skips that wait.
+        """
         lock = self._idempotency if idempotency_key else contextlib.nullcontext()
         with lock:
             if idempotency_key:
@@ -222,7 +231,11 @@ class AgentService:
             if req.session is None and req.wanted_kernel:
                 require_kernel(req.wanted_kernel)
             run_id = uuid.uuid4().hex
-            managed, live = self.engine.run(self._open_session(req, token_name, run_id))
+            if req.session:  # an existing session: found without a hop to the engine loop
+                managed = self._existing_session(req)
+                live = LiveRun(run_id, managed.id, asyncio.Event())
+            else:
+                managed, live = self.engine.run(self._open_session(req, token_name, run_id))
             run = {
                 "id": run_id,
                 "kind": req.kind,
@@ -240,14 +253,14 @@ class AgentService:
                 "options": req.options(),
                 "jenkins": req.jenkins,
             }
-            self.runs.save_input(run_id, req)
-            inserted = self.store.insert_run(
-                run, idempotency_key, req.fingerprint
-            )  # queued before any write of the run
+            inserted = self.store.insert_run(  # queued before any other write of the run
+                run, idempotency_key=idempotency_key, fingerprint=req.fingerprint, input_file=input_file(req)
+            )
             self._live[run_id] = live
             self.engine.call(self.runs.start, live, managed, req)
-            inserted.result(30)
-        return self.get_run(run_id), True
+            if idempotency_key or not will_wait:
+                inserted.result(30)
+        return run_view(new_run_row(run)), True
 
     async def _open_session(
         self, req: RunRequest, token_name: str | None, run_id: str
@@ -255,15 +268,17 @@ class AgentService:
         managed = await self._find_or_open_session(req, token_name)
         return managed, LiveRun(run_id, managed.id, asyncio.Event())
 
+    def _existing_session(self, req: RunRequest) -> ManagedSession:
+        assert req.session is not None
+        managed = self._session(req.session)
+        if req.wanted_kernel and req.wanted_kernel != managed.kernel:
+            raise Conflict(
+                f"session {req.session} runs the {managed.kernel} kernel, not {req.wanted_kernel}",
+                code="session_kernel_mismatch",
+            )
+        return managed
+
     async def _find_or_open_session(self, req: RunRequest, token_name: str | None) -> ManagedSession:
-        if req.session:
-            managed = self._session(req.session)
-            if req.wanted_kernel and req.wanted_kernel != managed.kernel:
-                raise Conflict(
-                    f"session {req.session} runs the {managed.kernel} kernel, not {req.wanted_kernel}",
-                    code="session_kernel_mismatch",
-                )
-            return managed
         if req.session_name:
             existing = self.sessions.by_name(req.session_name)
             # the request's kernel (or its notebook's) first: a mismatch is an error, not a surprise
@@ -345,6 +360,27 @@ class AgentService:
         if not any(a["name"] == name for a in self.artifacts(run_id)):
             raise NotFound(f"run {run_id} has no artifact {name!r}", code="unknown_artifact")
         return self.store.run_dir(run_id) / "artifacts" / name
+
+
+def input_file(req: RunRequest) -> tuple[str, str]:
+    """What was asked, kept as the run's first artifact so it can be repeated a year later."""
+    if req.kind == "code":
+        return "input.txt", req.code or ""
+    return "input.ipynb", json.dumps(req.notebook, indent=1)
+
+
+def new_run_row(run: dict[str, Any]) -> dict[str, Any]:
+    """A run's record as the store will hold it once its insert is committed."""
+    return {
+        "exit_code": None,
+        "message": "",
+        "started": None,
+        "ended": None,
+        "kernel_info": {},
+        "last_seq": 0,
+        "log_size": 0,
+        **run,
+    }
 
 
 def run_view(run: dict[str, Any]) -> dict[str, Any]:
