@@ -74,7 +74,7 @@ class LiveRun:
 
 class RunRecorder:
     """A listener on the engine loop: renders each event's console text and hands events
-    and text to the store, coalesced once per loop turn."""
+    and text to the store, in batches (every ``FLUSH_DELAY`` seconds, and at the run's end)."""
 
     def __init__(self, store: Store, metrics: ServiceMetrics, live: LiveRun) -> None:
         self.store, self.metrics, self.live = store, metrics, live
@@ -142,7 +142,7 @@ class RunExecutor:
         stream.emit("status", status=RunStatus.QUEUED.value, session=managed.id, kernel=managed.kernel)
         acquired = False
         try:
-            if not managed.ready.done() and not await _first(managed.ready, live.cancel):
+            if not managed.ready.done() and not await _first(asyncio.shield(managed.ready), live.cancel):
                 finish_run(stream, result, RunStatus.CANCELLED, "cancelled while waiting for the kernel")
                 return
             managed.ready.result()  # raises if the kernel did not start
@@ -254,7 +254,8 @@ class RunExecutor:
 
 
 async def _first(awaitable: Any, cancel: asyncio.Event) -> bool:
-    """Wait for ``awaitable`` or ``cancel``; True if the awaitable finished first."""
+    """Wait for ``awaitable`` or ``cancel``; True if the awaitable finished first (if not,
+    it is cancelled: shield what others wait on too)."""
     if cancel.is_set():
         if asyncio.iscoroutine(awaitable):
             awaitable.close()
