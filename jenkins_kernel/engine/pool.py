@@ -51,7 +51,7 @@ class WarmPool:
         self.sizes = dict(sizes)
         self.work_root = work_root
         self.on_change = on_change or (lambda: None)
-        self._ready: dict[str, list[KernelSession]] = {k: [] for k in sizes}
+        self._ready: dict[str, list[tuple[str, KernelSession]]] = {k: [] for k in sizes}  # (id, kernel)
         self._starting: dict[str, int] = dict.fromkeys(sizes, 0)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -74,7 +74,6 @@ class WarmPool:
         cwd = self.work_root / session_id
         cwd.mkdir(parents=True, exist_ok=True)
         session = KernelSession(name, cwd=cwd)
-        session.session_id = session_id  # type: ignore[attr-defined]
         try:
             await session.start()
             await _first_cell(session)
@@ -88,22 +87,23 @@ class WarmPool:
         if self._closed:
             await session.kill()
             return
-        self._ready[name].append(session)
+        self._ready[name].append((session_id, session))
         self.on_change()
 
-    async def take(self, name: str) -> KernelSession | None:
-        """A ready kernel of that name, or None; its replacement starts ``REFILL_DELAY`` later.
+    async def take(self, name: str) -> tuple[str, KernelSession] | None:
+        """A ready kernel of that name and the id of its folder, or None; its replacement
+        starts ``REFILL_DELAY`` later.
 
         Starting a kernel costs a core for half a second (bash: 2.7 s): started at once,
         it would slow the very run that took the warm kernel.
         """
         ready = self._ready.get(name)
         while ready:
-            session = ready.pop(0)
+            session_id, session = ready.pop(0)
             asyncio.get_running_loop().call_later(REFILL_DELAY, self.fill)
             self.on_change()
             if await session.exit_code() is None:
-                return session
+                return session_id, session
             await session.kill()
         return None
 
@@ -112,6 +112,6 @@ class WarmPool:
         for task in list(self._tasks):
             task.cancel()
         for sessions in self._ready.values():
-            for session in sessions:
+            for _, session in sessions:
                 await session.kill()
             sessions.clear()

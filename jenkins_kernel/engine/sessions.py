@@ -7,6 +7,7 @@ kernel starts in the background (or is taken warm from the pool) and runs wait f
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import time
 import uuid
@@ -15,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import JenkinsKernelError
+from ..exceptions import JenkinsKernelError, KernelStartError
 from .kernel import KernelSession
 from .pool import WarmPool
 
 __all__ = ["ManagedSession", "SessionError", "SessionManager"]
+
+log = logging.getLogger(__name__)
 
 
 class SessionError(JenkinsKernelError):
@@ -94,6 +97,7 @@ class SessionManager:
         self.idle_timeout = idle_timeout
         self.on_change = on_change or (lambda s: None)
         self._sessions: dict[str, ManagedSession] = {}
+        self._starting: set[asyncio.Task[None]] = set()
 
     # -- finding -----------------------------------------------------------------------
 
@@ -148,10 +152,9 @@ class SessionManager:
         warm = None
         if self.pool is not None and not cwd and not env:
             warm = await self.pool.take(kernel)
-        loop = asyncio.get_running_loop()
         if warm is not None:
-            session_id = warm.session_id  # type: ignore[attr-defined]
-            managed = self._register(session_id, kernel, warm.cwd, name, token_name, warm, True, ephemeral)
+            session_id, kernel_session = warm
+            managed = self._new(session_id, kernel, kernel_session, name, token_name, scratch=True, ephemeral=ephemeral)
             managed.warm = True
             managed.ready.set_result(None)
             managed.status = "idle"
@@ -162,18 +165,31 @@ class SessionManager:
                 cwd = str(self.work_root / session_id)
                 Path(cwd).mkdir(parents=True, exist_ok=True)
             kernel_session = KernelSession(kernel, cwd=cwd, env=env)
-            managed = self._register(session_id, kernel, str(cwd), name, token_name, kernel_session, scratch, ephemeral)
-            task = loop.create_task(self._start(managed))
-            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+            managed = self._new(
+                session_id, kernel, kernel_session, name, token_name, scratch=scratch, ephemeral=ephemeral
+            )
+            task = asyncio.get_running_loop().create_task(self._start(managed))
+            self._starting.add(task)  # the loop keeps only weak references to tasks
+            task.add_done_callback(self._starting.discard)
+        self._sessions[session_id] = managed
         self.on_change(managed)
         return managed
 
-    def _register(self, session_id: str, kernel: str, cwd: str, name: str | None, token_name: str | None,
-                  kernel_session: KernelSession, scratch: bool, ephemeral: bool) -> ManagedSession:  # fmt: skip
-        managed = ManagedSession(
+    @staticmethod
+    def _new(
+        session_id: str,
+        kernel: str,
+        kernel_session: KernelSession,
+        name: str | None,
+        token_name: str | None,
+        *,
+        scratch: bool,
+        ephemeral: bool,
+    ) -> ManagedSession:
+        return ManagedSession(
             id=session_id,
             kernel=kernel,
-            cwd=cwd,
+            cwd=kernel_session.cwd,
             name=name,
             token_name=token_name,
             kernel_session=kernel_session,
@@ -181,13 +197,14 @@ class SessionManager:
             scratch=scratch,
             ephemeral=ephemeral,
         )
-        self._sessions[session_id] = managed
-        return managed
 
     async def _start(self, managed: ManagedSession) -> None:
         try:
             await managed.kernel_session.start()
-        except JenkinsKernelError as exc:
+        except Exception as exc:  # a kernel that cannot start, or a bug: either way, say so
+            if not isinstance(exc, JenkinsKernelError):
+                log.exception("session %s: starting its kernel failed", managed.id)
+                exc = KernelStartError(f"the {managed.kernel} kernel could not be started: {exc}")
             managed.status, managed.message = "dead", exc.message
             managed.ready.set_exception(exc)
             managed.ready.exception()  # retrieved: runs report it, nobody else must
