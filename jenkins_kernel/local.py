@@ -21,12 +21,7 @@ from .engine.runs import run_code
 from .exceptions import JenkinsKernelError
 from .notebook.images import ImageSaver
 from .notebook.loader import load_notebook
-from .notebook.parameters import (
-    declared_parameter_names,
-    merge_parameters,
-    parameters_from_env,
-    parameters_from_file,
-)
+from .notebook.parameters import collect_parameters
 from .notebook.runner import NotebookOptions, run_notebook_async
 
 __all__ = ["default_output_dir", "execute", "run_notebook"]
@@ -55,9 +50,7 @@ def run_notebook(
     ``param_env`` + name, then ``parameters``: a later source wins.
     """
     nb = load_notebook(path)
-    from_file = parameters_from_file(parameters_file) if parameters_file else {}
-    from_env = parameters_from_env(param_env, known=declared_parameter_names(nb)) if param_env else {}
-    opts = NotebookOptions(parameters=merge_parameters(from_file, from_env, parameters or {}), **options)
+    opts = NotebookOptions(parameters=collect_parameters(nb, parameters, parameters_file, param_env), **options)
     opts.cwd = opts.cwd or str(Path(path).resolve().parent)
     out = Path(output_dir) if output_dir is not None else default_output_dir(path)
 

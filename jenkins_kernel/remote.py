@@ -16,7 +16,7 @@ from typing import Any
 from .client import Client
 from .engine.events import Event, Listener
 from .notebook.loader import load_notebook
-from .notebook.parameters import declared_parameter_names, merge_parameters, parameters_from_env, parameters_from_file
+from .notebook.parameters import collect_parameters
 
 __all__ = ["execute_remote", "follow_run", "run_notebook_remote"]
 
@@ -34,12 +34,10 @@ def run_notebook_remote(
 ) -> dict[str, Any]:
     """Upload the notebook, follow its run, download its reports; the finished run."""
     nb = load_notebook(path)
-    from_file = parameters_from_file(parameters_file) if parameters_file else {}
-    from_env = parameters_from_env(param_env, known=declared_parameter_names(nb)) if param_env else {}
     body = {
         "notebook": nb,
         "notebook_name": Path(path).name,
-        "parameters": merge_parameters(from_file, from_env, parameters or {}),
+        "parameters": collect_parameters(nb, parameters, parameters_file, param_env),
         **{k: v for k, v in options.items() if v not in (None, False)},
     }
     run = follow_run(client, client.start_run(body), listeners)

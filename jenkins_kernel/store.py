@@ -346,10 +346,6 @@ class Store:
             lambda conn: conn.execute(f"INSERT OR REPLACE INTO sessions ({columns}) VALUES ({marks})", session)
         )
 
-    def get_session(self, session_id: str) -> dict[str, Any] | None:
-        row = self.reader.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        return dict(row) if row else None
-
     # -- audit -------------------------------------------------------------------------
 
     def audit(
@@ -362,10 +358,6 @@ class Store:
                 row,
             )
         )
-
-    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
-        rows = self.reader.execute("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        return [dict(r) for r in rows]
 
 
 def _decode_run(row: sqlite3.Row) -> dict[str, Any]:

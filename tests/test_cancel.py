@@ -23,10 +23,16 @@ def test_sigterm_cancels_the_run_and_keeps_the_partial_reports(tmp_path):
         env={**os.environ, "NO_COLOR": "1"},
         text=True,
     )
-    assert proc.stdout.readline() == "started\n"  # the run is under way (cell 2 starting or sleeping)
+    assert proc.stdout.readline() == "started\n"
+    seen = []
+    for line in proc.stderr:  # cell 1 has ended once cell 2's header is printed
+        seen.append(line)
+        if line.startswith("[cell 2/3]"):
+            break
     proc.send_signal(signal.SIGTERM)
     sent = time.monotonic()
-    _, err = proc.communicate(timeout=30)
+    _, rest = proc.communicate(timeout=30)
+    err = "".join(seen) + rest
     assert proc.returncode == 4, err
     assert time.monotonic() - sent < 5
     assert "cancelled" in err.splitlines()[-2]

@@ -39,9 +39,6 @@ class EngineLoop:
     def call(self, func: Callable[..., Any], *args: Any) -> None:
         self.loop.call_soon_threadsafe(func, *args)
 
-    def in_loop(self) -> bool:
-        return threading.current_thread() is self._thread
-
     def stop(self, timeout: float = 10.0) -> None:
         if not self.loop.is_running():
             return

@@ -23,6 +23,7 @@ from .cells import cell_tags
 from .translators import parameter_cell_source
 
 __all__ = [
+    "collect_parameters",
     "declared_parameter_names",
     "merge_parameters",
     "parameterize",
@@ -96,6 +97,19 @@ def parameters_from_env(
             name = key[len(prefix) :]
             found[by_lower.get(name.lower(), name)] = parse_scalar(value)
     return found
+
+
+def collect_parameters(
+    nb: NotebookNode,
+    parameters: Mapping[str, Any] | None = None,
+    parameters_file: str | Path | None = None,
+    param_env: str | None = None,
+) -> dict[str, Any]:
+    """A notebook's parameters from a YAML file, then environment variables named
+    ``param_env`` + name, then ``parameters``: a later source wins."""
+    from_file = parameters_from_file(parameters_file) if parameters_file else {}
+    from_env = parameters_from_env(param_env, known=declared_parameter_names(nb)) if param_env else {}
+    return merge_parameters(from_file, from_env, parameters or {})
 
 
 def merge_parameters(*sources: Mapping[str, Any]) -> dict[str, Any]:
