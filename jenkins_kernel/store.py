@@ -98,6 +98,10 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 """
 
+#: Columns added to a table after its first release: (table, column, SQL type and default).
+#: A database made by an older version gets them at open; new tables go in SCHEMA above.
+COLUMNS_ADDED: list[tuple[str, str, str]] = []
+
 Write = Callable[[sqlite3.Connection], Any]
 _JSON_COLUMNS = ("parameters", "options", "jenkins", "kernel_info")
 
@@ -113,6 +117,7 @@ class Store:
         self._queue: queue.SimpleQueue[tuple[Write, Future[Any]] | None] = queue.SimpleQueue()
         self._writer_conn = self._connect()
         self._writer_conn.executescript(SCHEMA)
+        add_missing_columns(self._writer_conn, COLUMNS_ADDED)
         self._writer_conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
         )
@@ -358,6 +363,14 @@ class Store:
                 row,
             )
         )
+
+
+def add_missing_columns(conn: sqlite3.Connection, columns: list[tuple[str, str, str]]) -> None:
+    """Additive migration: ``ALTER TABLE ... ADD COLUMN`` for each column a table lacks."""
+    for table, column, decl in columns:
+        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
 
 def _decode_run(row: sqlite3.Row) -> dict[str, Any]:
