@@ -14,6 +14,7 @@ from typing import Any, TextIO
 import click
 
 from . import __version__
+from .buildenv import build_environment, parse_env_pairs
 from .console import PREFIX, ConsoleRenderer
 from .engine.events import Event
 from .exceptions import JenkinsKernelError
@@ -93,14 +94,27 @@ def server_options(func: Any) -> Any:
         "--server",
         envvar="JENKINS_KERNEL_URL",
         metavar="URL",
-        help="Run on the agent service at URL instead of in-process [env JENKINS_KERNEL_URL].",
+        help="Run on the agent service at URL instead of in-process; 'auto': this machine's service, "
+        "started (detached) if none runs [env JENKINS_KERNEL_URL].",
+    )(func)
+    func = click.option(
+        "--env",
+        "env_pairs",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="An environment variable for the kernel (repeatable); with --server the build's "
+        "Jenkins variables are sent too.",
     )(func)
     return func
 
 
-def _client(server: str, token: str | None, retry_for: float, writer: ConsoleWriter) -> Any:
+def _client(server: str, token: str | None, retry_for: float, writer: ConsoleWriter, kernel: str | None) -> Any:
     from .client import Client
 
+    if server == "auto":
+        from .server.discovery import ensure_service
+
+        server, token = ensure_service(token=token, warm_kernel=kernel or "python3", note=writer.note)
     client = Client(server, token, retry_for=retry_for)
     client.on_retry = writer.note
     return client
@@ -161,8 +175,22 @@ def main() -> None:
 )
 @click.option(
     "--cwd",
-    type=click.Path(file_okay=False, exists=True),
+    type=click.Path(file_okay=False, exists=True, resolve_path=True),
     help="Kernel working directory [default: the notebook's folder].",
+)
+@click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="GLOB",
+    help="With --server on another machine: files (relative to the run's folder) sent with the notebook.",
+)
+@click.option(
+    "--output-file",
+    "outputs",
+    multiple=True,
+    metavar="GLOB",
+    help="With --server on another machine: files the notebook writes, brought back into the run's folder.",
 )
 @click.option(
     "--max-output-bytes",
@@ -189,9 +217,12 @@ def run_command(
     color: str,
     as_json: bool,
     server: str | None,
+    env_pairs: tuple[str, ...],
     token: str | None,
     retry_for: float,
     session_name: str | None,
+    inputs: tuple[str, ...],
+    outputs: tuple[str, ...],
 ) -> None:
     """Run a whole NOTEBOOK; write executed.ipynb, junit.xml, report.html, summary.json.
 
@@ -202,6 +233,8 @@ def run_command(
     from .notebook.parameters import parameters_from_pairs
 
     _check_session(session_name, server)
+    if (inputs or outputs) and not server:
+        raise click.UsageError("--input and --output-file need --server: embedded runs read the workspace itself")
     writer = _writer(quiet, color, as_json, images_saved=True)
     out = output_dir or default_output_dir(notebook)
     common = {
@@ -217,13 +250,19 @@ def run_command(
         "cwd": cwd,
     }
     try:
+        env = parse_env_pairs(env_pairs)
         if server:
             from .remote import run_notebook_remote
 
-            client = _client(server, token, retry_for, writer)
-            exit_code = run_notebook_remote(client, notebook, session_name=session_name, **common)["exit_code"]
+            client = _client(server, token, retry_for, writer, kernel)
+            run = run_notebook_remote(
+                client, notebook, session_name=session_name, env=env, inputs=inputs, outputs=outputs, **common
+            )
+            exit_code = run["exit_code"]
         else:
-            exit_code = run_notebook(notebook, max_output_bytes=max_output_bytes, **common).exit_code
+            exit_code = run_notebook(
+                notebook, max_output_bytes=max_output_bytes, env=build_environment(os.environ, env), **common
+            ).exit_code
     except JenkinsKernelError as exc:
         _reject(exc, as_json)
     writer.note(f"reports in {out}/")
@@ -236,7 +275,11 @@ def run_command(
 @click.option("-f", "--file", "code_file", type=click.File("r"), help="A file whose content is the code.")
 @click.option("-k", "--kernel", help="Kernel to run on [default: python3, or the --session's kernel].")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds the cell may take.")
-@click.option("--cwd", type=click.Path(file_okay=False, exists=True), help="Kernel working directory.")
+@click.option(
+    "--cwd",
+    type=click.Path(file_okay=False, exists=True, resolve_path=True),
+    help="Kernel working directory [default: the current one].",
+)
 @click.option(
     "-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), help="Save images the cell displays here."
 )
@@ -254,6 +297,7 @@ def exec_command(
     color: str,
     as_json: bool,
     server: str | None,
+    env_pairs: tuple[str, ...],
     token: str | None,
     retry_for: float,
     session_name: str | None,
@@ -268,15 +312,22 @@ def exec_command(
     _check_session(session_name, server)
     writer = _writer(quiet, color, as_json, images_saved=output_dir is not None)
     try:
+        env = parse_env_pairs(env_pairs)
         if server:
             from .remote import execute_remote
 
-            client = _client(server, token, retry_for, writer)
-            options = {"kernel": kernel, "timeout": timeout, "cwd": cwd, "session_name": session_name}
+            client = _client(server, token, retry_for, writer, kernel)
+            options = {"kernel": kernel, "timeout": timeout, "cwd": cwd, "session_name": session_name, "env": env}
             exit_code = execute_remote(client, text, listeners=[writer], **options)["exit_code"]
         else:
             exit_code = execute(
-                text, kernel=kernel or "python3", timeout=timeout, cwd=cwd, output_dir=output_dir, listeners=[writer]
+                text,
+                kernel=kernel or "python3",
+                timeout=timeout,
+                cwd=cwd,
+                env=build_environment(os.environ, env),
+                output_dir=output_dir,
+                listeners=[writer],
             ).exit_code
     except JenkinsKernelError as exc:
         _reject(exc, as_json)
@@ -316,6 +367,7 @@ def kernels_command(as_json: bool, no_probe: bool) -> None:
 @click.option("--no-auth", is_flag=True, default=None, help="No tokens (loopback only; a warning is printed).")
 @click.option("--max-sessions", type=int, help="Live sessions at most [default: 32].")
 @click.option("--allowed-root", "allowed_roots", multiple=True, help="A folder a run's cwd may be in (repeatable).")
+@click.option("--detach", is_flag=True, help="Start in the background, surviving this shell and the Jenkins build.")
 def serve_command(
     host: str | None,
     port: int | None,
@@ -326,6 +378,7 @@ def serve_command(
     no_auth: bool | None,
     max_sessions: int | None,
     allowed_roots: tuple[str, ...],
+    detach: bool,
 ) -> None:
     """Start the agent service: the HTTP API that Jenkins, the CLI and curl call.
 
@@ -345,6 +398,11 @@ def serve_command(
             max_sessions=max_sessions,
             allowed_roots=list(allowed_roots) or None,
         )
+        if detach:
+            from .server.discovery import detach_serve
+
+            click.echo(detach_serve(settings, click.get_current_context().params, token))
+            return
         if token:
             settings.tokens = {**settings.tokens, "cli": token}
         serve(settings)
@@ -354,8 +412,10 @@ def serve_command(
 
 def _register_jenkins_group() -> None:
     from .jenkins_cli import jenkins
+    from .service_cli import service
 
     main.add_command(jenkins)
+    main.add_command(service)
 
 
 _register_jenkins_group()

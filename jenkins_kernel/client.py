@@ -8,6 +8,7 @@ POST never runs the code twice.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 import urllib.error
@@ -51,6 +52,17 @@ class Client:
         self.timeout = timeout
         self.retry_for = retry_for
         self.on_retry: Callable[[str], None] = lambda message: None
+
+    @property
+    def is_local(self) -> bool:
+        """The service runs on this machine (a loopback URL): it can open the workspace's files."""
+        host = urllib.parse.urlsplit(self.url).hostname or ""
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
     # -- plumbing --------------------------------------------------------------------
 

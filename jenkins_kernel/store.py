@@ -87,6 +87,14 @@ CREATE TABLE IF NOT EXISTS idempotency (
     fingerprint TEXT NOT NULL,
     created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS run_files (
+    run_id TEXT,
+    direction TEXT /* 'input'|'output'|'read' */,
+    path TEXT,
+    size INTEGER,
+    sha256 TEXT,
+    PRIMARY KEY (run_id, direction, path)
+);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     time REAL NOT NULL,
@@ -100,10 +108,13 @@ CREATE TABLE IF NOT EXISTS audit (
 
 #: Columns added to a table after its first release: (table, column, SQL type and default).
 #: A database made by an older version gets them at open; new tables go in SCHEMA above.
-COLUMNS_ADDED: list[tuple[str, str, str]] = []
+COLUMNS_ADDED: list[tuple[str, str, str]] = [
+    ("runs", "cwd", "TEXT"),
+    ("runs", "env", "TEXT NOT NULL DEFAULT '{}'"),
+]
 
 Write = Callable[[sqlite3.Connection], Any]
-_JSON_COLUMNS = ("parameters", "options", "jenkins", "kernel_info")
+_JSON_COLUMNS = ("parameters", "options", "jenkins", "kernel_info", "env")
 
 
 class Store:
@@ -339,6 +350,23 @@ class Store:
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.reader.execute(
             "SELECT name, size, sha256, created FROM artifacts WHERE run_id = ? ORDER BY name", (run_id,)
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    # -- declared and read files ---------------------------------------------------------
+
+    def record_files(self, run_id: str, direction: str, rows: list[tuple[str, int, str]]) -> Future[Any]:
+        """Queue (path, size, sha256) rows of a run's files: 'input', 'output' or 'read'."""
+        return self.write(
+            lambda conn: conn.executemany(
+                "INSERT OR REPLACE INTO run_files (run_id, direction, path, size, sha256) VALUES (?, ?, ?, ?, ?)",
+                [(run_id, direction, *row) for row in rows],
+            )
+        )
+
+    def run_files(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self.reader.execute(
+            "SELECT direction, path, size, sha256 FROM run_files WHERE run_id = ? ORDER BY direction, path", (run_id,)
         ).fetchall()
         return [dict(r) for r in rows]
 

@@ -19,6 +19,7 @@ from typing import Any
 from ..exceptions import JenkinsKernelError, KernelStartError
 from .kernel import KernelSession
 from .pool import WarmPool
+from .relocate import relocate
 
 __all__ = ["ManagedSession", "SessionError", "SessionManager"]
 
@@ -149,12 +150,13 @@ class SessionManager:
             )
             error.http_status = 429
             raise error
-        warm = None
-        if self.pool is not None and not cwd and not env:
-            warm = await self.pool.take(kernel)
+        warm = await self._take_warm(kernel, cwd, env or {})
         if warm is not None:
             session_id, kernel_session = warm
-            managed = self._new(session_id, kernel, kernel_session, name, token_name, scratch=True, ephemeral=ephemeral)
+            scratch = kernel_session.cwd == str(self.work_root / session_id)
+            managed = self._new(
+                session_id, kernel, kernel_session, name, token_name, scratch=scratch, ephemeral=ephemeral
+            )
             managed.warm = True
             managed.ready.set_result(None)
             managed.status = "idle"
@@ -174,6 +176,22 @@ class SessionManager:
         self._sessions[session_id] = managed
         self.on_change(managed)
         return managed
+
+    async def _take_warm(self, kernel: str, cwd: str | None, env: dict[str, str]) -> tuple[str, KernelSession] | None:
+        """A warm kernel from the pool, moved to ``cwd`` with ``env`` if asked (see relocate)."""
+        if self.pool is None:
+            return None
+        warm = await self.pool.take(kernel)
+        if warm is None or not (cwd or env):
+            return warm
+        session_id, kernel_session = warm
+        if await relocate(kernel_session, cwd, env):
+            if cwd:  # its own folder is no longer used
+                shutil.rmtree(self.work_root / session_id, ignore_errors=True)
+            return warm
+        await kernel_session.kill()
+        shutil.rmtree(self.work_root / session_id, ignore_errors=True)
+        return None
 
     @staticmethod
     def _new(

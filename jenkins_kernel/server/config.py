@@ -130,4 +130,14 @@ def load_settings(
     for name, value in flags.items():
         if value is not None:
             setattr(settings, name, _coerce(name, value))
+    root = workspace_root(environ)
+    if root and root not in settings.allowed_roots:
+        settings.allowed_roots.append(root)
     return settings
+
+
+def workspace_root(environ: dict[str, str]) -> str | None:
+    """The Jenkins agent's workspace root (``$WORKSPACE``'s parent) when serve is started by a
+    build step: every job's workspace on this agent, so notebooks there run in place."""
+    workspace = environ.get("WORKSPACE")
+    return str(Path(workspace).resolve().parent) if workspace else None

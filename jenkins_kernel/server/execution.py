@@ -30,7 +30,9 @@ from ..notebook.reports import write_html_report
 from ..notebook.runner import NotebookOptions, run_notebook_async
 from ..status import RunStatus
 from ..store import Store
+from ..transfer import OUTPUT_PREFIX
 from .config import Settings
+from .files import collect_outputs, unpack_inputs
 from .metrics import ServiceMetrics
 from .requests import RunRequest
 
@@ -56,6 +58,7 @@ class LiveRun:
     finished: bool = False
     executed: Any = None  # a notebook run's executed notebook, for its report.html
     images: ImageSaver | None = None  # a cell run's saved images
+    output_files: list[tuple[str, int, str]] = field(default_factory=list)  # declared outputs brought back
 
     def progressed(self, last_seq: int, log_size: int) -> None:
         with self.cond:
@@ -139,7 +142,9 @@ class RunExecutor:
         artifacts = self.store.run_dir(live.id) / "artifacts"
         result = RunResult()
         self.sessions.touch(managed, busy=True)
-        stream.emit("status", status=RunStatus.QUEUED.value, session=managed.id, kernel=managed.kernel)
+        stream.emit(
+            "status", status=RunStatus.QUEUED.value, session=managed.id, kernel=managed.kernel, warm=managed.warm
+        )
         acquired = False
         try:
             if not managed.ready.done() and not await _first(asyncio.shield(managed.ready), live.cancel):
@@ -152,6 +157,8 @@ class RunExecutor:
                 finish_run(stream, result, RunStatus.CANCELLED, "cancelled while queued behind other runs")
                 return
             recorder.fields.update(status=RunStatus.RUNNING.value, started=time.time())  # with the next events
+            if req.inputs:
+                await asyncio.to_thread(unpack_inputs, Path(managed.cwd), req.inputs)
             result = await self._run(managed, req, stream, live, artifacts)
         except JenkinsKernelError as exc:
             stream.emit("error", source="engine", ename=type(exc).__name__, evalue=exc.message, traceback=[])
@@ -161,6 +168,8 @@ class RunExecutor:
             stream.emit("error", source="engine", ename="InternalError", evalue=str(exc), traceback=[])
             finish_run(stream, result, RunStatus.FAILED, f"internal error: {exc}")
         finally:
+            if req.outputs and acquired:
+                await self._bring_back(live, managed, req.outputs, artifacts)
             if acquired:
                 managed.kernel_session.lock.release()
             if await managed.kernel_session.exit_code() is not None and managed.status != "closed":
@@ -169,6 +178,15 @@ class RunExecutor:
             await self._finish(live, result, artifacts, recorder)
             if managed.ephemeral:
                 await self.sessions.close(managed, grace=0.2)
+
+    async def _bring_back(self, live: LiveRun, managed: ManagedSession, patterns: list[str], artifacts: Path) -> None:
+        """Copy the run's declared output files into its artifacts and record their hashes."""
+        try:
+            live.output_files = await asyncio.to_thread(collect_outputs, Path(managed.cwd), patterns, artifacts)
+        except OSError:
+            log.exception("output files of run %s", live.id)
+            return
+        self.store.record_files(live.id, "output", live.output_files)
 
     async def _run(
         self, managed: ManagedSession, req: RunRequest, stream: EventStream, live: LiveRun, artifacts: Path
@@ -216,6 +234,8 @@ class RunExecutor:
         files = None
         if live.images is not None and live.images.saved:  # the input was indexed with the run
             files = index_files(artifacts, live.images.saved)
+        if live.output_files:
+            files = (files or []) + [(OUTPUT_PREFIX + name, size, digest) for name, size, digest in live.output_files]
         events = recorder.take()  # the last events, the artifacts and the outcome: one transaction
         outcome = {
             **recorder.fields,

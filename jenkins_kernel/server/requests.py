@@ -16,6 +16,7 @@ from nbformat import NotebookNode
 
 from ..exceptions import RejectedError
 from ..notebook.loader import notebook_kernel_name, parse_notebook
+from .files import InputFile, parse_inputs, parse_outputs
 
 __all__ = ["RUN_FIELDS", "Forbidden", "RunRequest", "check_cwd", "parse_run_request"]
 
@@ -33,6 +34,8 @@ RUN_FIELDS = {
     "cwd": "kernel working directory, inside the service's allowed roots (new sessions only)",
     "env": "extra environment variables for the kernel (new sessions only)",
     "jenkins": "the build this run belongs to: job_name, build_number, build_url, git_commit",
+    "inputs": "files to put in the session folder first: [{path, content_base64, sha256}] (remote service)",
+    "outputs": "glob patterns of files the run writes, returned as files/... artifacts (remote service)",
 }
 JENKINS_FIELDS = ("job_name", "build_number", "build_url", "git_commit", "node_name", "step")
 
@@ -58,6 +61,8 @@ class RunRequest:
     cwd: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     jenkins: dict[str, Any] = field(default_factory=dict)
+    inputs: list[InputFile] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
     input_sha256: str = ""
     fingerprint: str = ""  # of the whole request: a reused Idempotency-Key must come with the same one
 
@@ -140,6 +145,10 @@ def parse_run_request(body: Any) -> RunRequest:
     if req.parameters and req.kind == "code":
         raise _bad("parameters apply to notebooks; set variables in the code instead")
     req.jenkins = {k: v for k, v in req.jenkins.items() if k in JENKINS_FIELDS and v not in (None, "")}
+    req.inputs = parse_inputs(body.get("inputs"))
+    req.outputs = parse_outputs(body.get("outputs"))
+    if req.inputs and req.cwd:
+        raise _bad("give cwd or inputs, not both", "cwd_or_inputs", hint="inputs are unpacked into a session folder")
     return req
 
 

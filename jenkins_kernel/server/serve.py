@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..exceptions import RejectedError
 from .auth import ensure_token, is_loopback
 from .config import Settings
+from .discovery import publish, token_file_of, withdraw
 
 __all__ = ["prepare_settings", "serve"]
 
@@ -68,6 +70,8 @@ def serve(settings: Settings) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    data_dir = Path(settings.data_dir)
+    publish(data_dir, url, token_file_of(data_dir, settings.tokens))
     try:
         server.run()
     except KeyboardInterrupt:
@@ -76,3 +80,4 @@ def serve(settings: Settings) -> None:
         print("jenkins-kernel: stopping: cancelling runs, shutting kernels down", file=sys.stderr, flush=True)
         server.close()
         service.close()
+        withdraw(data_dir)

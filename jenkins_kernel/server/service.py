@@ -252,15 +252,20 @@ class AgentService:
                 "parameters": req.parameters,
                 "options": req.options(),
                 "jenkins": req.jenkins,
+                "cwd": managed.cwd,
+                "env": req.env,
             }
             inserted = self.store.insert_run(  # queued before any other write of the run
                 run, idempotency_key=idempotency_key, fingerprint=req.fingerprint, input_file=input_file(req)
             )
+            if req.inputs:
+                inserted = self.store.record_files(run_id, "input", [f.row() for f in req.inputs])
             self._live[run_id] = live
             self.engine.call(self.runs.start, live, managed, req)
             if idempotency_key or not will_wait:
                 inserted.result(30)
-        return run_view(new_run_row(run)), True
+        files = [{"direction": "input", "path": f.path, "size": len(f.data), "sha256": f.sha256} for f in req.inputs]
+        return {**run_view(new_run_row(run)), "files": files}, True
 
     async def _open_session(
         self, req: RunRequest, token_name: str | None, run_id: str
@@ -295,7 +300,7 @@ class AgentService:
         run = self.store.get_run(run_id)
         if run is None:
             raise NotFound(f"no run {run_id!r}", code="unknown_run", hint="list runs: GET /api/v1/runs")
-        return run_view(run)
+        return {**run_view(run), "files": self.store.run_files(run_id)}
 
     def list_runs(self, **filters: Any) -> list[dict[str, Any]]:
         return [run_view(r) for r in self.store.list_runs(**filters)]
@@ -409,6 +414,8 @@ def run_view(run: dict[str, Any]) -> dict[str, Any]:
         "parameters": run["parameters"],
         "options": run["options"],
         "jenkins": run["jenkins"],
+        "cwd": run.get("cwd"),
+        "env": run.get("env") or {},
         "last_seq": run["last_seq"],
         "log_size": run["log_size"],
         "links": {
