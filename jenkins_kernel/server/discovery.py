@@ -21,10 +21,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import RejectedError
-from .config import Settings, default_data_dir
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 __all__ = [
     "DISCOVERY_FILE",
@@ -45,8 +47,12 @@ KEEP_ALIVE_ENV = {"BUILD_ID": "dontKillMe", "JENKINS_NODE_COOKIE": "dontKillMe"}
 
 
 def data_dir_in_use(data_dir: str | Path | None = None) -> Path:
-    """The data dir a client means: the argument, JENKINS_KERNEL_DATA_DIR, or the default."""
-    return Path(data_dir or os.environ.get("JENKINS_KERNEL_DATA_DIR") or default_data_dir())
+    """The data dir a client means: the argument, JENKINS_KERNEL_DATA_DIR, or the default
+    (as the service's settings say; repeated here: the engine is not loaded for this)."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(
+        os.path.expanduser(data_dir or os.environ.get("JENKINS_KERNEL_DATA_DIR") or Path(base) / "jenkins-kernel")
+    )
 
 
 # -- the service's side -------------------------------------------------------------------
