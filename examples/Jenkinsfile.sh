@@ -45,11 +45,9 @@ pipeline {
             }
             steps {
                 sh '''
-                    curl -fsS "$JENKINS_KERNEL_URL/api/v1/health" >/dev/null 2>&1 || {
-                        BUILD_ID=dontKillMe JENKINS_NODE_COOKIE=dontKillMe nohup $JK serve --port 8765 --warm python3=1,bash=1 \
-                            >"$HOME/jenkins-kernel-service.log" 2>&1 &
-                        for i in $(seq 1 100); do curl -fsS "$JENKINS_KERNEL_URL/api/v1/health" >/dev/null 2>&1 && break; sleep 0.2; done
-                    }
+                    # this agent's service, started detached (it outlives the build) if it is not running
+                    curl -fsS "$JENKINS_KERNEL_URL/api/v1/health" >/dev/null 2>&1 ||
+                        $JK serve --detach --port 8765 --warm python3=1,bash=1
                     # Two steps, one kernel: the session named after the build keeps `data`.
                     $JK exec --session "$BUILD_TAG" -c 'data = list(range(10))'
                     $JK exec --session "$BUILD_TAG" -c 'print(sum(data))'

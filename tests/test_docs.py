@@ -55,5 +55,5 @@ def test_the_public_api_is_what_all_says():
 
 
 def test_the_cli_offers_every_command_the_readme_shows():
-    shown = set(re.findall(r"^jenkins-kernel ((?:jenkins )?[a-z]+)", README, re.M))
+    shown = set(re.findall(r"^jenkins-kernel ((?:jenkins |service )?[a-z]+)", README, re.M))
     assert shown == {name for name, _ in _commands(main)}

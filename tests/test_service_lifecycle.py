@@ -85,7 +85,9 @@ def test_settings_come_from_file_then_environment_then_flags(tmp_path):
 
 @pytest.fixture(scope="module")
 def remote(tmp_path_factory):
-    svc = ServiceProcess(tmp_path_factory.mktemp("remote"), "--warm", "python3=1").start()
+    # the tests' folders are an allowed root: a client on this machine runs in them, as embedded
+    root = str(tmp_path_factory.getbasetemp())
+    svc = ServiceProcess(tmp_path_factory.mktemp("remote"), "--warm", "python3=1", "--allowed-root", root).start()
     yield svc
     svc.stop()
 

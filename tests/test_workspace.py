@@ -144,3 +144,10 @@ def test_an_input_is_never_written_through_a_symlink_left_in_the_session_folder(
     assert run["exit_code"] == 5 and "not a folder" in run["message"]
     assert os.listdir(outside) == []
     svc.request("DELETE", "/api/v1/sessions/symlinked")
+
+
+def test_every_field_a_run_request_may_have_is_in_the_openapi_document():
+    from jenkins_kernel.server.api import openapi_document
+    from jenkins_kernel.server.requests import RUN_FIELDS
+
+    assert set(openapi_document()["components"]["schemas"]["RunRequest"]["properties"]) == set(RUN_FIELDS)
