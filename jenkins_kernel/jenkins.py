@@ -42,6 +42,7 @@ from .jenkins_jobs import (
     parse_jobs,
     pipeline_script,
 )
+from .jenkins_preflight import check_notebooks, print_scripts
 from .status import RunStatus
 
 __all__ = [
@@ -212,10 +213,9 @@ class JobChange:
     diff: tuple[str, ...] = ()
 
 
-@_speaks_jenkins
 def apply(
     jobs_yaml: str | Path,
-    server: python_jenkins.Jenkins,
+    server: python_jenkins.Jenkins | None,
     dry_run: bool = False,
     out: TextIO | None = None,
     err: TextIO | None = None,
@@ -223,15 +223,42 @@ def apply(
 ) -> list[JobChange]:
     """Create missing jobs and update changed ones; with ``dry_run`` only say what would change.
 
-    A job is compared with its current config.xml after normalising both (see
-    :func:`normalised_config`), so applying the same file twice changes nothing.
+    Each notebook must exist and declare the job's parameters (checked first, exit 5). A job
+    is compared with its current config.xml after normalising both (see
+    :func:`normalised_config`), so applying the same file twice changes nothing. A dry run
+    prints each generated Pipeline script, and works without Jenkins (``server`` None, or
+    unreachable): then nothing is compared.
     """
     out, err = out or sys.stdout, err or sys.stderr
     jobs = load_jobs(jobs_yaml)
+    check_notebooks(jobs, Path(jobs_yaml))
+    if server is not None:
+        try:
+            changes = _apply(jobs, server, dry_run, out, max_diff_lines)
+        except JenkinsError as exc:
+            if not dry_run or exc.code not in ("jenkins_unreachable", "jenkins_timeout"):
+                raise
+            print(f"{PREFIX} {exc.message}: showing the generated scripts without comparing", file=err)
+        else:
+            if dry_run:
+                print_scripts(jobs, out)
+            return changes
+    if not dry_run:
+        raise RejectedError("apply needs a Jenkins to apply to", code="jenkins_not_configured")
+    changes = [JobChange(job.name, "not compared") for job in jobs]
+    for change in changes:
+        _report(change, dry_run, out, max_diff_lines)
+    print_scripts(jobs, out)
+    print(f"{len(changes)} job{'s' * (len(changes) != 1)}: not compared with Jenkins (dry run)", file=out)
+    return changes
+
+
+@_speaks_jenkins
+def _apply(
+    jobs: list[NotebookJob], server: python_jenkins.Jenkins, dry_run: bool, out: TextIO, max_diff_lines: int
+) -> list[JobChange]:
     changes = []
     for job in jobs:
-        for warning in _notebook_warnings(job):
-            print(f"{PREFIX} warning: {warning}", file=err)
         desired = job_config_xml(job)
         current = _job_config(server, job.name)
         change = JobChange(job.name, *(_compare(current, desired) if current is not None else ("created", ())))
@@ -280,31 +307,12 @@ def _compare(current: bytes, desired: str) -> tuple[str, tuple[str, ...]]:
 
 
 def _report(change: JobChange, dry_run: bool, out: TextIO, max_diff_lines: int) -> None:
-    action = f"would be {change.action}" if dry_run and change.action != "unchanged" else change.action
+    action = f"would be {change.action}" if dry_run and change.action in ("created", "updated") else change.action
     print(f"{action:<16} {change.name}", file=out)
     for line in change.diff[:max_diff_lines]:
         print(f"    {line}", file=out)
     if len(change.diff) > max_diff_lines:
         print(f"    ... {len(change.diff) - max_diff_lines} more diff lines", file=out)
-
-
-def _notebook_warnings(job: NotebookJob) -> list[str]:
-    """Parameters the notebook does not assign in its ``parameters`` cell (when the file is here)."""
-    if not job.parameters or not Path(job.notebook).is_file():
-        return []
-    from .notebook.loader import load_notebook
-    from .notebook.parameters import declared_parameter_names
-
-    try:
-        declared = declared_parameter_names(load_notebook(job.notebook))
-    except JenkinsKernelError as exc:
-        return [f"job {job.name!r}: cannot read {job.notebook}: {exc.message}"]
-    unknown = [p.name for p in job.parameters if declared and p.name not in declared]
-    return [
-        f"job {job.name!r}: parameter {name!r} is not set in the parameters cell of {job.notebook} "
-        f"(it sets {', '.join(declared)})"
-        for name in unknown
-    ]
 
 
 # -- build ---------------------------------------------------------------------------------

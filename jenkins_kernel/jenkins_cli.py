@@ -70,14 +70,24 @@ def apply_command(
 ) -> None:
     """Create or update the Pipeline jobs declared in JOBS.yaml; unchanged jobs are left alone.
 
-    Exit codes: 0 applied (or shown, with --dry-run), 5 a bad jobs file, bad credentials or an
-    unreachable controller.
+    Each notebook must exist (paths from the repository root) and declare the job's parameters
+    in its parameters cell. --dry-run prints each generated Pipeline script, and works without a
+    reachable Jenkins (then nothing is compared).
+
+    Exit codes: 0 applied (or shown, with --dry-run), 5 a bad jobs file, a missing notebook or
+    parameter, bad credentials or an unreachable controller.
     """
     from .jenkins import apply, load_jobs
 
     try:
         load_jobs(jobs_yaml)  # a bad file is reported before any connection is made
-        apply(jobs_yaml, _server(url, user, api_token, config_file), dry_run=dry_run)
+        try:
+            server = _server(url, user, api_token, config_file)
+        except JenkinsKernelError as exc:
+            if not dry_run or exc.code != "jenkins_not_configured":
+                raise
+            server = None  # a dry run shows the scripts without a Jenkins
+        apply(jobs_yaml, server, dry_run=dry_run)
     except JenkinsKernelError as exc:
         _fail(exc)
 

@@ -318,25 +318,15 @@ def groovy_string(value: str) -> str:
     return f"'{body}'"
 
 
-def _parameter_expression(parameter: Parameter) -> str:
-    """How the step receives a parameter: Jenkins keeps numbers as text, the step gets them typed."""
-    value = f"params.{parameter.name}"
-    if isinstance(parameter.default, bool):
-        return value
-    if isinstance(parameter.default, int):
-        return f"{value}.toLong()"
-    if isinstance(parameter.default, float):
-        return f"{value}.toDouble()"
-    return value
-
-
 def pipeline_script(job: NotebookJob) -> str:
     """The declarative Pipeline that runs the job's notebook through ``jupyterNotebook``."""
     step = [f"path: {groovy_string(job.notebook)}"]
     if job.kernel:
         step.append(f"kernel: {groovy_string(job.kernel)}")
     if job.parameters:
-        items = ",\n".join(f"{_INDENT * 6}{p.name}: {_parameter_expression(p)}" for p in job.parameters)
+        # as Jenkins holds them (text; a boolean parameter is a boolean): the step and the service
+        # type text like `-p` does, so no Groovy conversion can fail on a value that is not a number
+        items = ",\n".join(f"{_INDENT * 6}{p.name}: params.{p.name}" for p in job.parameters)
         step.append(f"parameters: [\n{items}\n{_INDENT * 5}]")
     if job.timeout:
         step.append(f"timeout: {job.timeout}")

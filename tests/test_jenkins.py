@@ -172,8 +172,9 @@ def test_the_job_config_is_well_formed_xml_whose_script_calls_jupyter_notebook_w
     script = definition.findtext("script")
     step = script[script.index("jupyterNotebook(") :]
     assert "path: 'examples/train.ipynb'" in step and "kernel: 'python3'" in step
-    assert "learning_rate: params.learning_rate.toDouble()" in step
-    assert "epochs: params.epochs.toLong()" in step
+    assert "learning_rate: params.learning_rate,\n" in step  # text: the step and the service type it
+    assert "epochs: params.epochs,\n" in step
+    assert "toDouble" not in script and "toLong" not in script  # nothing that fails on a non-number
     assert "run_name: params.run_name\n" in step
     assert "timeout: 3600" in step and "cellTimeout: 300" in step
     assert "agent { label 'notebooks' }" in script
@@ -415,12 +416,27 @@ def test_a_config_jenkins_wrote_in_xml_1_1_that_cannot_be_compared_is_replaced(e
     assert actions(applied(emulator, tmp_path).stdout)["bash-hello"] == "unchanged"
 
 
-def test_apply_warns_about_a_parameter_the_notebook_does_not_set(emulator, tmp_path, monkeypatch):
-    monkeypatch.chdir(ROOT)
+def test_apply_refuses_a_parameter_the_notebook_does_not_declare_and_a_missing_notebook(emulator, tmp_path):
     jobs_yaml = edited_example(tmp_path, "      seed: 42\n", "      seed: 42\n      momentum: 0.9\n")
-    result = applied(emulator, tmp_path, jobs_yaml)
-    assert "warning: job 'train-nightly': parameter 'momentum' is not set in the parameters cell" in result.stderr
-    assert "momentum: params.momentum.toDouble()" in emulator.config("train-nightly").findtext("definition/script")
+    result = cli("apply", str(jobs_yaml), env=cli_env(tmp_path, emulator))
+    assert result.returncode == 5
+    assert "job 'train-nightly': examples/train.ipynb does not declare momentum" in result.stderr
+    missing = edited_example(tmp_path, "notebook: examples/bash.ipynb", "notebook: examples/gone.ipynb")
+    result = cli("apply", str(missing), "--dry-run", env=cli_env(tmp_path, emulator))
+    assert result.returncode == 5 and "job 'bash-hello': notebook examples/gone.ipynb not found" in result.stderr
+    assert emulator.jobs == {} and emulator.posts() == []
+
+
+def test_dry_run_without_a_reachable_jenkins_prints_each_generated_pipeline_script(tmp_path):
+    for env in (cli_env(tmp_path), cli_env(tmp_path, JENKINS_URL="http://127.0.0.1:9/")):
+        result = cli("apply", str(EXAMPLE), "--dry-run", env=env)
+        assert result.returncode == 0, result.stderr
+        for name in EXAMPLE_JOBS:
+            assert f"--- pipeline script of {name} ---" in result.stdout
+        assert result.stdout.count("jupyterNotebook(") == len(EXAMPLE_JOBS)
+        assert "not compared with Jenkins (dry run)" in result.stdout
+    assert "cannot reach Jenkins at http://127.0.0.1:9/" in result.stderr
+    assert cli("apply", str(EXAMPLE), env=cli_env(tmp_path, JENKINS_URL="http://127.0.0.1:9/")).returncode == 5
 
 
 # -- the emulator answers as Jenkins documents ---------------------------------------------

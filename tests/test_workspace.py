@@ -151,3 +151,12 @@ def test_every_field_a_run_request_may_have_is_in_the_openapi_document():
     from jenkins_kernel.server.requests import RUN_FIELDS
 
     assert set(openapi_document()["components"]["schemas"]["RunRequest"]["properties"]) == set(RUN_FIELDS)
+
+
+def test_parameters_sent_as_text_are_typed_by_the_service_like_dash_p(svc, tmp_path):
+    cells = [("rate = 1\nname = 'x'", ["parameters"]), "print(repr(rate), repr(name))"]
+    nb = make_notebook(tmp_path / "p.ipynb", cells)
+    body = {"notebook": read_notebook(nb), "parameters_text": {"rate": "0.05", "name": "no"}}
+    run = svc.run(body)
+    assert run["exit_code"] == 0 and run["log"].splitlines()[-2] == "0.05 'no'"
+    assert run["parameters"] == {"rate": 0.05, "name": "no"}

@@ -16,6 +16,7 @@ from nbformat import NotebookNode
 
 from ..exceptions import RejectedError
 from ..notebook.loader import notebook_kernel_name, parse_notebook
+from ..notebook.parameters import parse_scalar
 from .files import InputFile, parse_inputs, parse_outputs
 
 __all__ = ["RUN_FIELDS", "Forbidden", "RunRequest", "check_cwd", "parse_run_request"]
@@ -31,6 +32,7 @@ RUN_FIELDS = {
     "cell_timeout": "seconds any one cell may take (notebooks)",
     "allow_errors": "run every cell even after an error (notebooks; exit code still 1)",
     "parameters": "notebook parameters, injected papermill-style",
+    "parameters_text": "notebook parameters as text (Jenkins build parameters), typed like -p: 3, 0.5, true, null",
     "cwd": "kernel working directory, inside the service's allowed roots (new sessions only)",
     "env": "extra environment variables for the kernel (new sessions only)",
     "jenkins": "the build this run belongs to: job_name, build_number, build_url, git_commit",
@@ -142,6 +144,10 @@ def parse_run_request(body: Any) -> RunRequest:
         setattr(req, name, value)
     if any(not isinstance(v, str) for v in req.env.values()):
         raise _bad("env values must be strings")
+    text = body.get("parameters_text") or {}
+    if not isinstance(text, dict) or not all(isinstance(v, str) for v in text.values()):
+        raise _bad("parameters_text must be an object of strings", hint='e.g. {"epochs": "300"}')
+    req.parameters = {**{k: parse_scalar(v) for k, v in text.items()}, **req.parameters}
     if req.parameters and req.kind == "code":
         raise _bad("parameters apply to notebooks; set variables in the code instead")
     req.jenkins = {k: v for k, v in req.jenkins.items() if k in JENKINS_FIELDS and v not in (None, "")}
