@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from jenkins_kernel.cli import main
 from jenkins_kernel.server.discovery import read_discovery, stop_service
 
-from conftest import jk, make_notebook
+from conftest import jk, make_notebook, read_notebook
 
 CLEAN = {"JENKINS_KERNEL_URL": "", "JENKINS_KERNEL_TOKEN": "", "WORKSPACE": ""}
 
@@ -48,11 +48,13 @@ def home(tmp_path):
     stop_service(data / "jenkins-kernel")
 
 
-def test_server_auto_starts_the_service_once_and_the_next_run_gets_a_warm_kernel(home, tmp_path):
+def test_server_auto_starts_a_detached_service_once_reuses_it_warm_and_service_stop_ends_it_and_its_kernels(
+    home, tmp_path
+):
     folder = tmp_path / "ws"
     folder.mkdir()
     (folder / "data.csv").write_text("21\n")
-    make_notebook(folder / "nb.ipynb", ["n = int(open('data.csv').read())\nopen('out.txt', 'w').write(str(2 * n))"])
+    make_notebook(folder / "nb.ipynb", ["n = int(open('data.csv').read())\nopen('out.txt', 'w').write(str(2 * n))\nn"])
     env = {**CLEAN, "XDG_DATA_HOME": str(home), "JENKINS_KERNEL_URL": "auto"}
     first = jk("run", "nb.ipynb", "-o", "r1", cwd=folder, env=env)
     assert first.returncode == 0, first.stderr
@@ -62,6 +64,11 @@ def test_server_auto_starts_the_service_once_and_the_next_run_gets_a_warm_kernel
     assert stat.S_IMODE((data_dir / "service.json").stat().st_mode) == 0o600
     info = read_discovery(data_dir)
     assert info is not None
+    service = psutil.Process(info["pid"])  # detached: its parent, the first CLI, has exited
+    assert service.ppid() != os.getpid() and service.is_running()
+    assert os.getsid(service.pid) != os.getsid(0)  # its own session: a build's process group kill misses it
+    assert service.environ().get("JENKINS_NODE_COOKIE") == "dontKillMe"
+    assert service.environ().get("BUILD_ID") == "dontKillMe"
     _until(lambda: next(k["warm"] for k in _get(info, "/api/v1/kernelspecs")["kernelspecs"] if k["name"] == "python3"))
 
     second = jk("run", "nb.ipynb", "--server", "auto", "-o", "r2", cwd=folder, env={**env, "JENKINS_KERNEL_URL": ""})
@@ -72,27 +79,25 @@ def test_server_auto_starts_the_service_once_and_the_next_run_gets_a_warm_kernel
     assert queued["warm"] is True
     assert run["started"] - run["created"] < 0.3  # no kernel start: it came from the warm pool
     assert run["cwd"] == str(folder)
+    first_cells, second_cells = (read_notebook(folder / r / "executed.ipynb").cells for r in ("r1", "r2"))
+    assert [(c.source, c.outputs) for c in first_cells] == [(c.source, c.outputs) for c in second_cells]
 
-
-def test_serve_detach_survives_its_parent_and_service_stop_ends_it_and_its_kernels(home, tmp_path):
-    env = {**CLEAN, "XDG_DATA_HOME": str(home)}
-    proc = jk("serve", "--detach", "--port", "0", "--warm", "python3=1", cwd=tmp_path, env=env, timeout=90)
-    assert proc.returncode == 0, proc.stderr
-    assert "in the background" in proc.stdout
-    data_dir = home / "jenkins-kernel"
-    info = read_discovery(data_dir)
-    assert info is not None, proc.stdout
-    service = psutil.Process(info["pid"])
-    assert service.ppid() != os.getpid() and service.is_running()  # its parent, the CLI, has exited
-    assert service.environ().get("JENKINS_NODE_COOKIE") == "dontKillMe"
-    assert service.environ().get("BUILD_ID") == "dontKillMe"
-    _until(lambda: service.children(recursive=True))
-    kernels = service.children(recursive=True)
     status = CliRunner().invoke(main, ["service", "status"], env=env)
     assert status.exit_code == 0 and info["url"] in status.stdout
-
+    _until(lambda: service.children(recursive=True))  # the pool's replacement kernel
+    kernels = service.children(recursive=True)
     stopped = jk("service", "stop", cwd=tmp_path, env=env)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert not service.is_running() or service.status() == psutil.STATUS_ZOMBIE
     _until(lambda: not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kernels), 10)
     assert CliRunner().invoke(main, ["service", "status"], env=env).exit_code == 1
+
+
+def test_serve_detach_returns_once_the_service_answers_and_names_its_log(home, tmp_path):
+    env = {**CLEAN, "XDG_DATA_HOME": str(home)}
+    proc = jk("serve", "--detach", "--port", "0", cwd=tmp_path, env=env, timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    info = read_discovery(home / "jenkins-kernel")
+    assert info is not None and f"serving {info['url']} in the background" in proc.stdout
+    assert psutil.Process(info["pid"]).ppid() != os.getpid()
+    assert "service.log" in proc.stdout and (home / "jenkins-kernel" / "service.log").exists()

@@ -4,11 +4,16 @@ environment; files carried to a remote-style session folder and back, hashed and
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
+import subprocess
 
 import pytest
+from click.testing import CliRunner
+
+from jenkins_kernel.cli import main
 
 from conftest import jk, make_notebook, read_notebook
 from service import TOKEN, ServiceProcess
@@ -40,6 +45,14 @@ def _project(root, name: str):
     return folder
 
 
+def client(*args: str, cwd, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The CLI as a client of the service, in this process (no kernel runs here): as a shell
+    would run it, without paying for a Python start."""
+    with contextlib.chdir(cwd):
+        result = CliRunner().invoke(main, list(args), env={"NO_COLOR": "1", **env}, catch_exceptions=False)
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
 def _cells(path):
     """What a run produced, without its timings."""
     return [(c.source, c.execution_count, c.outputs) for c in read_notebook(path).cells]
@@ -59,10 +72,10 @@ def test_a_notebook_reading_and_writing_beside_it_gives_the_same_result_embedded
     assert (folder / "result.txt").read_text() == "42"
     (folder / "result.txt").unlink()
     service_env = {**build, "JENKINS_KERNEL_URL": svc.url, "JENKINS_KERNEL_TOKEN": TOKEN}
-    client = jk(*args, "-o", "client", cwd=folder.parent, env=service_env)
-    assert client.returncode == 0, client.stderr
+    through = client(*args, "-o", "client", cwd=folder.parent, env=service_env)
+    assert through.returncode == 0, through.stderr
     assert (folder / "result.txt").read_text() == "42"  # written in place, in the workspace
-    assert client.stdout == embedded.stdout and "42 7 project" in client.stdout
+    assert through.stdout == embedded.stdout and "42 7 project" in through.stdout
     executed = folder.parent / "client" / "executed.ipynb"
     assert _cells(executed) == _cells(folder.parent / "embedded" / "executed.ipynb")
     run = _last_run(svc)
@@ -75,7 +88,7 @@ def test_a_relative_cwd_is_resolved_by_the_client_and_the_build_environment_reac
     (root / "rel" / "sub").mkdir(parents=True)
     env = {"JENKINS_KERNEL_URL": svc.url, "JENKINS_KERNEL_TOKEN": TOKEN, "JOB_NAME": "ml/train", "NODE_NAME": "gpu-1"}
     code = "import os; print(os.getcwd()); print(os.environ['JOB_NAME'], os.environ['NODE_NAME'])"
-    proc = jk("exec", "--cwd", "sub", "-c", code, cwd=root / "rel", env=env)
+    proc = client("exec", "--cwd", "sub", "-c", code, cwd=root / "rel", env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == f"{root / 'rel' / 'sub'}\nml/train gpu-1\n"
     run = _last_run(svc)
@@ -86,7 +99,7 @@ def test_a_cwd_outside_the_allowed_roots_is_still_refused_with_403(svc, tmp_path
     status, _, body = svc.request("POST", "/api/v1/runs", {"code": "1", "cwd": str(tmp_path)})
     assert status == 403 and body["error"]["code"] == "path_forbidden"
     env = {"JENKINS_KERNEL_URL": svc.url, "JENKINS_KERNEL_TOKEN": TOKEN}
-    proc = jk("exec", "--cwd", str(tmp_path), "-c", "1", cwd=tmp_path, env=env)
+    proc = client("exec", "--cwd", str(tmp_path), "-c", "1", cwd=tmp_path, env=env)
     assert proc.returncode == 5 and "outside the allowed roots" in proc.stderr
 
 
@@ -105,7 +118,7 @@ def test_inputs_travel_to_a_session_folder_and_outputs_come_back_with_their_hash
         ],
     )
     env = {"JENKINS_KERNEL_URL": svc.url, "JENKINS_KERNEL_TOKEN": TOKEN}
-    proc = jk("run", "train.ipynb", "--input", "data/*.csv", "--output-file", "model.json", cwd=folder, env=env)
+    proc = client("run", "train.ipynb", "--input", "data/*.csv", "--output-file", "model.json", cwd=folder, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "True 42\n"  # it ran in the session's folder, not in the workspace
     assert json.loads((folder / "model.json").read_text()) == {"sum": 42}
