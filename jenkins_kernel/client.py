@@ -8,7 +8,6 @@ POST never runs the code twice.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import time
 import urllib.error
@@ -56,13 +55,9 @@ class Client:
     @property
     def is_local(self) -> bool:
         """The service runs on this machine (a loopback URL): it can open the workspace's files."""
-        host = urllib.parse.urlsplit(self.url).hostname or ""
-        if host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+        from .server.auth import is_loopback  # stdlib only: no Flask is loaded for it
+
+        return is_loopback(urllib.parse.urlsplit(self.url).hostname or "")
 
     # -- plumbing --------------------------------------------------------------------
 

@@ -61,3 +61,16 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
 
 def stream_text(cell: nbformat.NotebookNode, name: str = "stdout") -> str:
     return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == name)
+
+
+def until(check, seconds: float = 20.0):
+    """Wait for a condition (not a sleep: it returns as soon as the condition holds)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("the condition did not hold in time")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import time
 import urllib.request
 from pathlib import Path
 
@@ -19,18 +18,9 @@ from jenkins_kernel.cli import main
 from jenkins_kernel.server.discovery import read_discovery, stop_service
 
 from conftest import jk, make_notebook, read_notebook
+from conftest import until as _until
 
 CLEAN = {"JENKINS_KERNEL_URL": "", "JENKINS_KERNEL_TOKEN": "", "WORKSPACE": ""}
-
-
-def _until(check, seconds: float = 30.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("the condition did not hold in time")
 
 
 def _get(info, path: str):
@@ -69,7 +59,8 @@ def test_server_auto_starts_a_detached_service_once_reuses_it_warm_and_service_s
     assert os.getsid(service.pid) != os.getsid(0)  # its own session: a build's process group kill misses it
     assert service.environ().get("JENKINS_NODE_COOKIE") == "dontKillMe"
     assert service.environ().get("BUILD_ID") == "dontKillMe"
-    _until(lambda: next(k["warm"] for k in _get(info, "/api/v1/kernelspecs")["kernelspecs"] if k["name"] == "python3"))
+    warm = lambda: next(k["warm"] for k in _get(info, "/api/v1/kernelspecs")["kernelspecs"] if k["name"] == "python3")  # noqa: E731
+    _until(warm, 60)
 
     second = jk("run", "nb.ipynb", "--server", "auto", "-o", "r2", cwd=folder, env={**env, "JENKINS_KERNEL_URL": ""})
     assert second.returncode == 0, second.stderr
@@ -84,7 +75,7 @@ def test_server_auto_starts_a_detached_service_once_reuses_it_warm_and_service_s
 
     status = CliRunner().invoke(main, ["service", "status"], env=env)
     assert status.exit_code == 0 and info["url"] in status.stdout
-    _until(lambda: service.children(recursive=True))  # the pool's replacement kernel
+    _until(lambda: service.children(recursive=True), 60)  # the pool's replacement kernel
     kernels = service.children(recursive=True)
     stopped = jk("service", "stop", cwd=tmp_path, env=env)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout

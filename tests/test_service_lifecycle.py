@@ -10,6 +10,7 @@ from jenkins_kernel.exceptions import RejectedError
 from jenkins_kernel.server.config import load_settings
 
 from conftest import jk, make_notebook
+from conftest import until as _until
 from service import TOKEN, ServiceProcess
 
 
@@ -153,19 +154,6 @@ def test_client_follows_through_a_service_restart_printing_nothing_twice(tmp_pat
     assert seqs == list(range(1, len(seqs) + 1))
     assert seen[-1]["data"]["status"] == "lost"
     assert "".join(e["data"]["text"] for e in seen if e["type"] == "stream") == "0\n1\n2\n"
-
-
-def _until(check, seconds: float = 20.0):
-    """Wait for a condition of the service (not a sleep: it returns as soon as it holds)."""
-    import time
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("the condition did not hold in time")
 
 
 def test_sessions_beyond_the_maximum_get_429_and_idle_ones_are_culled(tmp_path):
