@@ -77,6 +77,9 @@ class WarmPool:
         try:
             await session.start()
             await _first_cell(session)
+        except asyncio.CancelledError:  # the pool closes: a kernel half started must not outlive it
+            await asyncio.shield(session.kill())
+            raise
         except JenkinsKernelError as exc:
             log.warning("warm %s kernel failed to start: %s", name, exc)
             self._starting[name] -= 1
