@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from jenkins_kernel.cli import main
 
-from conftest import jk, make_notebook, read_notebook
+from conftest import INSTALLED, jk, make_notebook, needs_kernel, read_notebook, until
 from service import TOKEN, ServiceProcess
 
 READS_AND_WRITES = [
@@ -32,7 +32,8 @@ def root(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def svc(root, tmp_path_factory):
-    service = ServiceProcess(tmp_path_factory.mktemp("data"), "--allowed-root", str(root), "--warm", "python3=1")
+    warm = ",".join(f"{k}=1" for k in ("python3", "bash", "ir", "javascript") if k in INSTALLED)
+    service = ServiceProcess(tmp_path_factory.mktemp("data"), "--allowed-root", str(root), "--warm", warm)
     yield service.start()
     service.stop()
 
@@ -173,3 +174,28 @@ def test_parameters_sent_as_text_are_typed_by_the_service_like_dash_p(svc, tmp_p
     run = svc.run(body)
     assert run["exit_code"] == 0 and run["log"].splitlines()[-2] == "0.05 'no'"
     assert run["parameters"] == {"rate": 0.05, "name": "no"}
+
+
+RELOCATED = {
+    "bash": 'pwd; echo "$BUILD_NUMBER|$ODD"',
+    "ir": 'cat(getwd(), "\\n", Sys.getenv("BUILD_NUMBER"), "|", Sys.getenv("ODD"), "\\n", sep = "")',
+    "javascript": 'console.log(process.cwd()); console.log(process.env.BUILD_NUMBER + "|" + process.env.ODD)',
+}
+
+
+@pytest.mark.parametrize("kernel", [pytest.param(k, marks=needs_kernel(k)) for k in RELOCATED])
+def test_a_warm_kernel_of_any_language_is_moved_to_the_runs_folder_and_environment(svc, root, kernel):
+    folder = root / f"moved {kernel} é"
+    folder.mkdir()
+    odd = 'it\'s "q" $HOME\nline2 ü'
+
+    def warm() -> int:
+        specs = svc.request("GET", "/api/v1/kernelspecs")[2]["kernelspecs"]
+        return next(k["warm"] for k in specs if k["name"] == kernel)
+
+    until(warm, 60)
+    body = {"code": RELOCATED[kernel], "kernel": kernel, "cwd": str(folder), "env": {"BUILD_NUMBER": "7", "ODD": odd}}
+    run = svc.run(body)
+    queued = svc.request("GET", f"/api/v1/runs/{run['id']}/events")[2]["events"][0]["data"]
+    assert run["exit_code"] == 0 and queued["warm"] is True
+    assert run["log"].startswith(f"{folder}\n7|{odd}\n")

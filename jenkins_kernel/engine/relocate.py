@@ -21,19 +21,25 @@ __all__ = ["relocate", "relocation_code"]
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+def _literal(value: object) -> str:
+    """A string or string mapping as a literal that Python, R and JavaScript all read
+    (JSON; characters beyond ASCII kept as they are, not as surrogate escapes)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _python(cwd: str | None, env: dict[str, str]) -> str:
     lines = ["import os as _jk_os"]
     if cwd:
-        lines.append(f"_jk_os.chdir({json.dumps(cwd)})")
+        lines.append(f"_jk_os.chdir({_literal(cwd)})")
     if env:
-        lines.append(f"_jk_os.environ.update({json.dumps(env)})")
+        lines.append(f"_jk_os.environ.update({_literal(env)})")
     return "\n".join([*lines, "del _jk_os"])
 
 
 def _r(cwd: str | None, env: dict[str, str]) -> str:
-    lines = [f"setwd({json.dumps(cwd)})"] if cwd else []
+    lines = [f"setwd({_literal(cwd)})"] if cwd else []
     if env:
-        pairs = ", ".join(f"`{k}` = {json.dumps(v)}" for k, v in env.items())
+        pairs = ", ".join(f"`{k}` = {_literal(v)}" for k, v in env.items())
         lines.append(f"invisible(Sys.setenv({pairs}))")
     return "\n".join(lines)
 
@@ -45,9 +51,9 @@ def _bash(cwd: str | None, env: dict[str, str]) -> str:
 
 
 def _javascript(cwd: str | None, env: dict[str, str]) -> str:
-    lines = [f"process.chdir({json.dumps(cwd)});"] if cwd else []
+    lines = [f"process.chdir({_literal(cwd)});"] if cwd else []
     if env:
-        lines.append(f"Object.assign(process.env, {json.dumps(env)});")
+        lines.append(f"Object.assign(process.env, {_literal(env)});")
     return "\n".join(lines)
 
 
