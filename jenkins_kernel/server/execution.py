@@ -187,6 +187,10 @@ class RunExecutor:
             )
         options = NotebookOptions(
             parameters=req.parameters,
+            allow_unknown_parameters=req.allow_unknown_parameters,
+            kernel=req.kernel,
+            path=req.notebook_path,
+            origin=req.jenkins,
             timeout=req.timeout,
             cell_timeout=req.cell_timeout,
             allow_errors=req.allow_errors,
