@@ -100,8 +100,7 @@ async def execute_cell(
     progress = _Progress()
     msg_id = kc.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
     pump = asyncio.ensure_future(_pump_iopub(session, msg_id, emit, progress))
-    reply = asyncio.ensure_future(session.wait_reply(msg_id, timeout=None))
-    reply.add_done_callback(lambda _: progress.times.setdefault("shell.execute_reply", time.time()))
+    reply = asyncio.ensure_future(_wait_reply(session, msg_id, progress))
     cancelled = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
     stdin = asyncio.ensure_future(_refuse_stdin(session, msg_id, emit, progress))
     try:
@@ -133,6 +132,12 @@ async def execute_cell(
                 task.cancel()
     outcome.ended = time.time()
     return outcome
+
+
+async def _wait_reply(session: KernelSession, msg_id: str, progress: _Progress) -> Any:
+    reply = await session.wait_reply(msg_id, timeout=None)
+    progress.times["shell.execute_reply"] = time.time()
+    return reply
 
 
 async def _watch(

@@ -41,6 +41,7 @@ _TAGS = {
 }  # fmt: skip
 _SCHEME = re.compile(r"^\s*([a-zA-Z][a-zA-Z0-9+.\-]*:|//)")
 _DROP_WITH_CONTENT = re.compile(r"<(script|style|iframe|object|embed|template)\b.*?(</\1\s*>|$)", re.I | re.S)
+_IMG_WITHOUT_SRC = re.compile(r"<img(?![^>]*\ssrc=)[^>]*>")
 _lock = threading.Lock()
 
 
@@ -59,7 +60,8 @@ def sanitize_html(html: str) -> str:
     import bleach
 
     html = _DROP_WITH_CONTENT.sub("", html)
-    return bleach.clean(html, tags=_TAGS, attributes=_attribute_allowed, strip=True, strip_comments=True)
+    clean = bleach.clean(html, tags=_TAGS, attributes=_attribute_allowed, strip=True, strip_comments=True)
+    return _IMG_WITHOUT_SRC.sub("", clean)  # its source was dropped: nothing to show
 
 
 @functools.lru_cache(maxsize=1)
@@ -154,17 +156,14 @@ def _output_view(output: NotebookNode, images: ReportImages) -> dict[str, Any]:
 
 
 def _markdown_html(cell: NotebookNode, images: ReportImages) -> str:
-    html = _markdown()(cell.source)
-    attachments = cell.get("attachments") or {}
-
-    def attachment(match: re.Match[str]) -> str:
-        bundle = attachments.get(match.group(2), {})
+    """A markdown cell's HTML; its attachments (``attachment:name``) become image files."""
+    source = cell.source
+    for name, bundle in (cell.get("attachments") or {}).items():
         mime = next((m for m in IMAGE_TYPES if m in bundle), None)
         src = images.file_for(mime, bundle[mime]) if mime else None
-        return f'{match.group(1)}"{src}"' if src else match.group(1) + '""'
-
-    html = re.sub(r'(<img\b[^>]*?\bsrc=)"attachment:([^"]+)"', attachment, html)
-    return sanitize_html(html)
+        if src:
+            source = source.replace(f"attachment:{name}", src)
+    return sanitize_html(_markdown()(source))
 
 
 _STATE_LABEL = {
