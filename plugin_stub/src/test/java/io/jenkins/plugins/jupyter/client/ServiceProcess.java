@@ -21,8 +21,8 @@ import java.util.stream.Stream;
  * service, with real kernels. {@link #kill()} is SIGKILL (a crash); {@link #restart()}
  * starts it again on the same port and data dir.
  */
-final class ServiceProcess implements AutoCloseable {
-    static final String TOKEN = "test-token-" + Long.toHexString(System.nanoTime());
+public final class ServiceProcess implements AutoCloseable {
+    public static final String TOKEN = "test-token-" + Long.toHexString(System.nanoTime());
     private static final Pattern SERVING = Pattern.compile("serving (http://[^ ]+) ");
 
     private final Path dataDir;
@@ -38,14 +38,19 @@ final class ServiceProcess implements AutoCloseable {
     }
 
     /** Start a service and wait (at most 60 s) until it says it serves. */
-    static ServiceProcess start(String... extraArgs) throws IOException, InterruptedException {
+    public static ServiceProcess start(String... extraArgs) throws IOException, InterruptedException {
         ServiceProcess s = new ServiceProcess(Files.createTempDirectory("jk-java-test-"), List.of(extraArgs));
         s.launch(0);
         return s;
     }
 
-    String url() {
+    public String url() {
         return url;
+    }
+
+    /** The service's process id, as its discovery file names it. */
+    public long pid() {
+        return process.pid();
     }
 
     /** The path of the jenkins-kernel command: -Djk.bin, else .venv/bin beside plugin_stub. */
