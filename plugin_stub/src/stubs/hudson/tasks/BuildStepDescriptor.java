@@ -18,6 +18,7 @@ import jenkins.model.*;
 import org.jenkinsci.remoting.*;
 import org.springframework.security.core.Authentication;
 
+@SuppressWarnings("rawtypes") // raw in the real API too
 public abstract class BuildStepDescriptor<T extends BuildStep & Describable<T>> extends Descriptor<T> {
     public abstract boolean isApplicable(Class<? extends AbstractProject> jobType);
 }

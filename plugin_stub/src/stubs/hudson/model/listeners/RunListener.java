@@ -18,6 +18,7 @@ import jenkins.model.*;
 import org.jenkinsci.remoting.*;
 import org.springframework.security.core.Authentication;
 
+@SuppressWarnings("rawtypes") // raw in the real API too
 public abstract class RunListener<R extends Run> implements ExtensionPoint {
     protected RunListener() {}
     public void onCompleted(R r, TaskListener listener) {}

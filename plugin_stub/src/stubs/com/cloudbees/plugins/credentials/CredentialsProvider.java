@@ -18,6 +18,7 @@ import jenkins.model.*;
 import org.jenkinsci.remoting.*;
 import org.springframework.security.core.Authentication;
 
+@SuppressWarnings("rawtypes") // raw in the real API too
 public abstract class CredentialsProvider implements ExtensionPoint {
     public static final Permission USE_ITEM = new Permission(), USE_OWN = new Permission();
     public static <C extends IdCredentials> C findCredentialById(String id, Class<C> type, Run<?, ?> run, List<DomainRequirement> domainRequirements) { throw new UnsupportedOperationException("stub"); }

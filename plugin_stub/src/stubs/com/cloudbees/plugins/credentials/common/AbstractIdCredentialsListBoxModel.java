@@ -18,6 +18,7 @@ import jenkins.model.*;
 import org.jenkinsci.remoting.*;
 import org.springframework.security.core.Authentication;
 
+@SuppressWarnings("rawtypes") // raw in the real API too
 public abstract class AbstractIdCredentialsListBoxModel<T extends AbstractIdCredentialsListBoxModel<T, C>, C extends IdCredentials> extends ListBoxModel {
     private static final long serialVersionUID = 1L;
     public AbstractIdCredentialsListBoxModel<T, C> includeEmptyValue() { throw new UnsupportedOperationException("stub"); }

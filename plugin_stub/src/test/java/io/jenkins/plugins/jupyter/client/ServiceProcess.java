@@ -37,6 +37,36 @@ public final class ServiceProcess implements AutoCloseable {
         this.extraArgs = extraArgs;
     }
 
+    private static ServiceProcess shared;
+    private static Path sharedWorkspace;
+
+    /**
+     * One service for the test classes that need no service of their own (a start costs
+     * seconds on a busy machine): two warm python3 kernels, and a temporary "agent
+     * workspace" as an allowed root (see {@link #workspace()}). Stopped when the JVM exits.
+     */
+    public static synchronized ServiceProcess shared() throws IOException, InterruptedException {
+        if (shared == null) {
+            sharedWorkspace = Files.createTempDirectory("jk-workspace-").toRealPath();
+            shared = start("--warm", "python3=2", "--allowed-root", sharedWorkspace.toString());
+            ServiceProcess s = shared;
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try {
+                    s.close();
+                    delete(sharedWorkspace);
+                } catch (IOException | InterruptedException e) {
+                    // the JVM is ending
+                }
+            }));
+        }
+        return shared;
+    }
+
+    /** The shared service's allowed root: where tests put their "workspace". */
+    public static synchronized Path workspace() {
+        return sharedWorkspace;
+    }
+
     /** Start a service and wait (at most 60 s) until it says it serves. */
     public static ServiceProcess start(String... extraArgs) throws IOException, InterruptedException {
         ServiceProcess s = new ServiceProcess(Files.createTempDirectory("jk-java-test-"), List.of(extraArgs));
@@ -54,7 +84,7 @@ public final class ServiceProcess implements AutoCloseable {
     }
 
     /** The path of the jenkins-kernel command: -Djk.bin, else .venv/bin beside plugin_stub. */
-    static String command() {
+    public static String command() {
         String bin = System.getProperty("jk.bin");
         if (bin != null) {
             return bin;
@@ -124,7 +154,11 @@ public final class ServiceProcess implements AutoCloseable {
                 process.waitFor(10, TimeUnit.SECONDS);
             }
         }
-        try (Stream<Path> files = Files.walk(dataDir)) {
+        delete(dataDir);
+    }
+
+    static void delete(Path dir) throws IOException {
+        try (Stream<Path> files = Files.walk(dir)) {
             files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         }
     }
