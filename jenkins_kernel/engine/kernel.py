@@ -25,7 +25,6 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 
 from ..exceptions import KernelStartError
-from .adopt import adoption_code, can_adopt
 from .kernelspecs import require_kernel
 from .wire import recv_message_within
 
@@ -238,21 +237,6 @@ class KernelSession:
         if self._stderr_path:
             Path(self._stderr_path).unlink(missing_ok=True)
             self._stderr_path = None
-
-    async def adopt(self, cwd: str | None, env: dict[str, str], timeout: float = 10.0) -> bool:
-        """Move this (warm, idle) kernel into ``cwd`` with ``env`` added, by one silent
-        execute in its language; False when its language cannot, or the kernel refused."""
-        language = self.spec.language or ""
-        if self.kc is None or not can_adopt(language, env):
-            return False
-        msg_id = self.kc.execute(adoption_code(language, cwd, env), silent=True, store_history=False, allow_stdin=False)
-        reply = await self.wait_reply(msg_id, timeout=timeout)
-        if reply is None or reply["content"].get("status") != "ok":
-            return False
-        if cwd:
-            self.cwd = cwd
-        self.extra_env.update(env)
-        return True
 
     def resident_bytes(self) -> int:
         """The kernel process's resident memory now (0 where it cannot be read)."""

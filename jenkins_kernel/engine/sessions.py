@@ -149,12 +149,12 @@ class SessionManager:
             )
             error.http_status = 429
             raise error
-        warm = await self._take_warm(kernel, cwd, env or {})
+        warm = None
+        if self.pool is not None and not cwd and not env:
+            warm = await self.pool.take(kernel)
         if warm is not None:
             session_id, kernel_session = warm
-            managed = self._new(
-                session_id, kernel, kernel_session, name, token_name, scratch=not cwd, ephemeral=ephemeral
-            )
+            managed = self._new(session_id, kernel, kernel_session, name, token_name, scratch=True, ephemeral=ephemeral)
             managed.warm = True
             managed.ready.set_result(None)
             managed.status = "idle"
@@ -174,21 +174,6 @@ class SessionManager:
         self._sessions[session_id] = managed
         self.on_change(managed)
         return managed
-
-    async def _take_warm(self, kernel: str, cwd: str | None, env: dict[str, str]) -> tuple[str, KernelSession] | None:
-        """A warm kernel moved into ``cwd`` with ``env`` (see :mod:`.adopt`), or None."""
-        if self.pool is None:
-            return None
-        warm = await self.pool.take(kernel)
-        if warm is None or not (cwd or env):
-            return warm
-        session_id, kernel_session = warm
-        if await kernel_session.adopt(cwd, env):
-            if cwd:  # its scratch folder is not used
-                shutil.rmtree(self.work_root / session_id, ignore_errors=True)
-            return warm
-        await kernel_session.kill()
-        return None
 
     @staticmethod
     def _new(
