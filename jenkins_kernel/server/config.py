@@ -32,6 +32,8 @@ class Settings:
     tokens: dict[str, str] = field(default_factory=dict)
     no_auth: bool = False
     warm: dict[str, int] = field(default_factory=dict)
+    warm_memory_mb: int = 2048
+    warm_idle_timeout: float = 600.0
     max_sessions: int = 32
     session_idle_timeout: float = 3600.0
     max_body_bytes: int = 32 * 1024 * 1024
@@ -50,7 +52,9 @@ SETTINGS_HELP = {
     "data_dir": "SQLite database, run logs, artifacts and session folders [XDG data home/jenkins-kernel].",
     "tokens": "Bearer tokens by name ({name: token}); JENKINS_KERNEL_TOKEN adds one named 'env'.",
     "no_auth": "Serve without tokens (refused unless bound to loopback).",
-    "warm": "Kernels kept started and ready, e.g. python3=2,bash=1.",
+    "warm": "Kernels kept started and ready, e.g. python3=2,bash=1 (the floor; the pool grows toward recent bursts).",
+    "warm_memory_mb": "Memory all warm kernels together may use (MB); bounds how far the pool grows.",
+    "warm_idle_timeout": "Seconds without new sessions of a kernel before its pool shrinks back to the floor.",
     "max_sessions": "Live sessions at most; one more gets 429.",
     "session_idle_timeout": "Seconds an idle session lives before it is shut down.",
     "max_body_bytes": "Largest request body (a notebook upload); larger gets 413.",

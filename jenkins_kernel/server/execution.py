@@ -9,6 +9,7 @@ loop, except what waits on a LiveRun.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import hashlib
 import json
@@ -41,6 +42,11 @@ log = logging.getLogger(__name__)
 #: instead of keeping the store's writer busy while its kernel answers; a reader never
 #: notices 20 ms.
 FLUSH_DELAY = 0.02
+#: A batch this large is written at once rather than after FLUSH_DELAY (a flood of output).
+FLUSH_BYTES = 1 << 20
+#: Bytes handed to the store's writer and not yet written, at most: past this the engine
+#: loop waits for the writer instead of holding a flood in memory.
+BACKLOG_BYTES = 8 << 20
 
 
 @dataclass(eq=False)
@@ -83,12 +89,20 @@ class RunRecorder:
         self.texts: list[str] = []
         self.fields: dict[str, Any] = {}  # run fields to write with the next events
         self.last_seq = 0
+        self.batch_bytes = 0
+        self.in_flight: collections.deque[tuple[concurrent.futures.Future[int], int]] = collections.deque()
+        self.in_flight_bytes = 0
 
     def __call__(self, event: Event) -> None:
-        self.texts.extend(text for _, text in self.renderer.render(event))
-        self.rows.append((event.seq, event.type, event.time, json.dumps(event.data, default=str)))
+        texts = [text for _, text in self.renderer.render(event)]
+        row = (event.seq, event.type, event.time, json.dumps(event.data, default=str))
+        self.texts.extend(texts)
+        self.rows.append(row)
         self.last_seq = event.seq
-        if len(self.rows) == 1:
+        self.batch_bytes += len(row[3]) + sum(map(len, texts))
+        if self.batch_bytes >= FLUSH_BYTES:
+            self.flush()
+        elif len(self.rows) == 1:
             asyncio.get_running_loop().call_later(FLUSH_DELAY, self.flush)
         self.metrics.events_written.inc()
 
@@ -97,16 +111,28 @@ class RunRecorder:
         if not self.rows:
             return None
         taken = self.rows, "".join(self.texts), self.last_seq
-        self.rows, self.texts = [], []
+        self.rows, self.texts, self.batch_bytes = [], [], 0
         return taken
 
     def flush(self) -> None:
+        size = self.batch_bytes
         events = self.take()
         if events is not None:
             last_seq = events[2]
             fields, self.fields = self.fields, {}
             future = self.store.record(self.live.id, events=events, fields=fields)
             future.add_done_callback(lambda f: f.exception() or self.live.progressed(last_seq, f.result()))
+            self._throttle(future, size)
+
+    def _throttle(self, future: concurrent.futures.Future[int], size: int) -> None:
+        """Keep at most BACKLOG_BYTES queued for the writer: a flood waits for the disk
+        (a few ms per MB) instead of piling up in the service's memory."""
+        self.in_flight.append((future, size))
+        self.in_flight_bytes += size
+        while self.in_flight and (self.in_flight[0][0].done() or self.in_flight_bytes > BACKLOG_BYTES):
+            oldest, oldest_size = self.in_flight.popleft()
+            concurrent.futures.wait([oldest], timeout=60)
+            self.in_flight_bytes -= oldest_size
 
 
 class RunExecutor:
