@@ -111,8 +111,9 @@ def number_arg(name: str, default: float, *, low: float = 0, high: float | None 
 
 
 @api.get("/health")
-def health() -> Response:
-    return jsonify(service().health())
+def health() -> tuple[Response, int]:
+    body = service().health()
+    return jsonify(body), 200 if body["status"] == "ok" else 503
 
 
 @api.get("/openapi.json")

@@ -25,7 +25,7 @@ from ..engine.kernelspecs import installed_kernels, require_kernel
 from ..engine.loop import EngineLoop
 from ..engine.pool import WarmPool
 from ..engine.sessions import ManagedSession, SessionManager
-from ..exceptions import RejectedError
+from ..exceptions import RejectedError, StorageError
 from ..notebook.reports import prepare_html_exporter
 from ..status import RunStatus
 from .config import Settings
@@ -125,7 +125,12 @@ class AgentService:
     # -- facts ---------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "uptime": round(time.time() - self.started, 3)}
+        """``status`` is ok, or ``failing`` with the ``reason`` (the API answers 503 then)."""
+        body: dict[str, Any] = {"status": "ok", "version": __version__, "uptime": round(time.time() - self.started, 3)}
+        failure = self.store.check()
+        if failure is not None:
+            body.update(status="failing", reason=failure)
+        return body
 
     def kernelspecs(self) -> list[dict[str, Any]]:
         warm = self.pool.counts() if self.pool else {}
@@ -214,6 +219,8 @@ class AgentService:
         The run's record is committed before this returns, so a GET right after finds it;
         a caller that will wait for the run's end anyway (``will_wait``) skips that wait.
         """
+        if self.store.failure is not None:
+            raise StorageError(self.store.failure, hint="the run was not started; retry once /api/v1/health says ok")
         lock = self._idempotency if idempotency_key else contextlib.nullcontext()
         with lock:
             if idempotency_key:
@@ -256,6 +263,7 @@ class AgentService:
             inserted = self.store.insert_run(  # queued before any other write of the run
                 run, idempotency_key=idempotency_key, fingerprint=req.fingerprint, input_file=input_file(req)
             )
+            live.inserted = inserted
             self._live[run_id] = live
             self.engine.call(self.runs.start, live, managed, req)
             if idempotency_key or not will_wait:
@@ -304,6 +312,8 @@ class AgentService:
         live = self._live.get(run_id)
         if live is not None:
             live.wait(lambda: False, min(timeout, MAX_WAIT))
+            if live.inserted is not None and live.inserted.done() and live.inserted.exception() is not None:
+                raise live.inserted.exception()  # type: ignore[misc]
         return self.get_run(run_id)
 
     def cancel_run(self, run_id: str) -> dict[str, Any]:
