@@ -84,7 +84,15 @@ def server_options(func: Any) -> Any:
         default=120.0,
         show_default=True,
         envvar="JENKINS_KERNEL_RETRY_FOR",
-        help="Seconds to keep retrying while the service cannot be reached (15 at most before the run starts).",
+        help="Seconds to keep retrying while a service that answered before cannot be reached (it restarts).",
+    )(func)
+    func = click.option(
+        "--connect-timeout",
+        type=click.FloatRange(min=0),
+        default=10.0,
+        show_default=True,
+        envvar="JENKINS_KERNEL_CONNECT_TIMEOUT",
+        help="Seconds to keep trying a service that has not answered yet in this command.",
     )(func)
     func = click.option(
         "--token", envvar="JENKINS_KERNEL_TOKEN", help="The service's token [env JENKINS_KERNEL_TOKEN]."
@@ -98,10 +106,10 @@ def server_options(func: Any) -> Any:
     return func
 
 
-def _client(server: str, token: str | None, retry_for: float, writer: ConsoleWriter) -> Any:
+def _client(server: str, token: str | None, retry_for: float, connect_for: float, writer: ConsoleWriter) -> Any:
     from .client import Client
 
-    client = Client(server, token, retry_for=retry_for)
+    client = Client(server, token, retry_for=retry_for, connect_for=connect_for)
     client.on_retry = writer.note
     return client
 
@@ -191,6 +199,7 @@ def run_command(
     server: str | None,
     token: str | None,
     retry_for: float,
+    connect_timeout: float,
     session_name: str | None,
 ) -> None:
     """Run a whole NOTEBOOK; write executed.ipynb, junit.xml, report.html, summary.json.
@@ -220,7 +229,7 @@ def run_command(
         if server:
             from .remote import run_notebook_remote
 
-            client = _client(server, token, retry_for, writer)
+            client = _client(server, token, retry_for, connect_timeout, writer)
             exit_code = run_notebook_remote(client, notebook, session_name=session_name, **common)["exit_code"]
         else:
             exit_code = run_notebook(notebook, max_output_bytes=max_output_bytes, **common).exit_code
@@ -256,6 +265,7 @@ def exec_command(
     server: str | None,
     token: str | None,
     retry_for: float,
+    connect_timeout: float,
     session_name: str | None,
 ) -> None:
     """Run one cell: -c CODE, -f FILE, or - to read the code from stdin."""
@@ -271,7 +281,7 @@ def exec_command(
         if server:
             from .remote import execute_remote
 
-            client = _client(server, token, retry_for, writer)
+            client = _client(server, token, retry_for, connect_timeout, writer)
             options = {"kernel": kernel, "timeout": timeout, "cwd": cwd, "session_name": session_name}
             exit_code = execute_remote(client, text, listeners=[writer], **options)["exit_code"]
         else:

@@ -103,6 +103,12 @@ CREATE TABLE IF NOT EXISTS audit (
     target TEXT,
     outcome TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS kernel_processes (
+    pid INTEGER NOT NULL,
+    started REAL NOT NULL,
+    kernel TEXT NOT NULL,
+    PRIMARY KEY (pid, started)
+) WITHOUT ROWID;
 """
 
 #: Columns added to a table after its first release: (table, column, SQL type and default).
@@ -440,6 +446,32 @@ class Store:
                 row,
             )
         )
+
+
+    # -- kernel processes (engine.orphans.ProcessLedger) ---------------------------------
+
+    def kernel_started(self, pid: int, started: float, kernel: str) -> None:
+        self.write(
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO kernel_processes (pid, started, kernel) VALUES (?, ?, ?)",
+                (pid, started, kernel),
+            )
+        )
+
+    def kernel_stopped(self, pid: int, started: float) -> None:
+        self.write(
+            lambda conn: conn.execute("DELETE FROM kernel_processes WHERE pid = ? AND started = ?", (pid, started))
+        )
+
+    def take_kernel_processes(self) -> list[tuple[int, float]]:
+        """The kernel processes recorded by an earlier service, forgotten as they are read."""
+
+        def take(conn: sqlite3.Connection) -> list[tuple[int, float]]:
+            rows = [(r[0], r[1]) for r in conn.execute("SELECT pid, started FROM kernel_processes")]
+            conn.execute("DELETE FROM kernel_processes")
+            return rows
+
+        return self.write_and_wait(take)
 
 
 def add_missing_columns(conn: sqlite3.Connection, columns: list[tuple[str, str, str]]) -> None:

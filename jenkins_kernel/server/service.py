@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import __version__
 from ..console import ConsoleRenderer
+from ..engine import orphans
 from ..engine.events import Event
 from ..engine.kernelspecs import installed_kernels, require_kernel
 from ..engine.loop import EngineLoop
@@ -66,6 +67,7 @@ class AgentService:
         self.metrics = ServiceMetrics(self)
         self._idempotency = threading.Lock()
         self._close_lost_runs()
+        self._reap_orphans()
         self.engine = EngineLoop()
         self.pool = WarmPool(settings.warm, self.work_root) if settings.warm else None
         self.sessions = SessionManager(
@@ -108,6 +110,13 @@ class AgentService:
             row = (event.seq, "status", event.time, json.dumps(data))
             self.store.record(run_id, events=([row], text, event.seq)).result(30)
 
+    def _reap_orphans(self) -> None:
+        """Kill the kernels a crashed predecessor left; record this service's own from now on."""
+        killed = orphans.reap(self.store.take_kernel_processes())
+        if killed:
+            log.warning("killed %d kernel process(es) left by the previous service: %s", len(killed), killed)
+        orphans.set_ledger(self.store)
+
     def close(self) -> None:
         async def shutdown() -> None:
             self._culler.cancel()
@@ -120,6 +129,7 @@ class AgentService:
         with contextlib.suppress(Exception):
             self.engine.run(shutdown(), timeout=30)
         self.engine.stop()
+        orphans.set_ledger(None)
         self.store.close()
 
     # -- facts ---------------------------------------------------------------------------
@@ -243,6 +253,7 @@ class AgentService:
                 live = LiveRun(run_id, managed.id, asyncio.Event())
             else:
                 managed, live = self.engine.run(self._open_session(req, token_name, run_id))
+            check_alive(managed)
             run = {
                 "id": run_id,
                 "kind": req.kind,
@@ -370,6 +381,16 @@ class AgentService:
         if not any(a["name"] == name for a in self.artifacts(run_id)):
             raise NotFound(f"run {run_id} has no artifact {name!r}", code="unknown_artifact")
         return self.store.run_dir(run_id) / "artifacts" / name
+
+
+def check_alive(managed: ManagedSession) -> None:
+    """A run on a session whose kernel died is refused: it would never run."""
+    if managed.status == "dead":
+        raise Conflict(
+            f"session {managed.name or managed.id} is dead: {managed.message or 'its kernel died'}",
+            code="session_dead",
+            hint=f"restart it (POST /api/v1/sessions/{managed.id}/restart) or delete it and open a new one",
+        )
 
 
 def input_file(req: RunRequest) -> tuple[str, str]:
