@@ -447,7 +447,6 @@ class Store:
             )
         )
 
-
     # -- kernel processes (engine.orphans.ProcessLedger) ---------------------------------
 
     def kernel_started(self, pid: int, started: float, kernel: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
@@ -27,7 +28,7 @@ def test_a_second_serve_on_the_same_data_dir_exits_5_in_one_line_and_leaves_the_
     assert len(lines) == 1 and f"PID {svc.proc.pid}" in lines[0] and svc.url in lines[0], lines
     finished = svc.run({"code": "print('first still serves')"})
     assert finished["exit_code"] == 0
-    status, _, run = svc.request("GET", f"/api/v1/runs/{running['id']}")
+    run = svc.request("GET", f"/api/v1/runs/{running['id']}")[2]
     assert run["status"] in ("queued", "running", "succeeded"), run  # never marked lost by the second one
 
 
@@ -41,12 +42,12 @@ def test_a_serve_on_a_taken_port_exits_5_naming_the_process_that_holds_it(svc, t
 
 def test_warm_with_an_unknown_kernel_exits_5_naming_the_installed_kernels(tmp_path):
     proc = jk("serve", "--port", "0", "--data-dir", str(tmp_path), "--warm", "python=2", cwd=tmp_path, timeout=60)
-    assert proc.returncode == 5 and "python" in proc.stderr and "installed: " in proc.stderr and "python3" in proc.stderr
+    assert proc.returncode == 5 and "not installed: python " in proc.stderr and "python3" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 def test_the_service_raises_its_open_files_limit_to_the_hard_limit(svc):
-    limits = open(f"/proc/{svc.proc.pid}/limits").read()
+    limits = Path(f"/proc/{svc.proc.pid}/limits").read_text()
     soft, hard = next(line.split()[3:5] for line in limits.splitlines() if line.startswith("Max open files"))
     assert soft == hard
 

@@ -53,7 +53,9 @@ class ServiceMetrics:
             "jenkins_kernel_events_written", "Run events written to the store", registry=self.registry
         )
         self.unauthorized = Counter(
-            "jenkins_kernel_unauthorized_requests", "Requests refused for a missing or bad token", registry=self.registry
+            "jenkins_kernel_unauthorized_requests",
+            "Requests refused for a missing or bad token",
+            registry=self.registry,
         )
         self.registry.register(_LiveGauges(service))  # type: ignore[arg-type]
 
