@@ -362,6 +362,41 @@ def serve_command(
         _reject(exc, False)
 
 
+@main.command("prune")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="The service's data dir [default: XDG data home].")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True), help="A YAML file of settings.")
+@click.option("--retention-days", type=click.FloatRange(min=0), help="Keep finished runs this many days [default: 30].")
+@click.option("--max-runs", type=click.IntRange(min=0), help="Keep this many finished runs at most [0: no limit].")
+@click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
+def prune_command(
+    data_dir: str | None, config_file: str | None, retention_days: float | None, max_runs: int | None, dry_run: bool
+) -> None:
+    """Delete old runs (events, logs, artifacts), expired idempotency keys and old audit
+    rows, as the service's retention pass does; never a queued or running run."""
+    from .retention import prune
+    from .server.config import load_settings
+    from .store import Store
+
+    try:
+        settings = load_settings(config_file, data_dir=data_dir, retention_days=retention_days, max_runs=max_runs)
+    except JenkinsKernelError as exc:
+        _reject(exc, False)
+    if not (Path(settings.data_dir) / "jenkins-kernel.sqlite3").exists():
+        _reject(JenkinsKernelError(f"no jenkins-kernel database in {settings.data_dir}", code="no_data_dir"), False)
+    store = Store(settings.data_dir)
+    try:
+        report = prune(
+            store,
+            retention_days=settings.retention_days,
+            max_runs=settings.max_runs,
+            idempotency_ttl=settings.idempotency_ttl,
+            dry_run=dry_run,
+        )
+    finally:
+        store.close()
+    click.echo(report.describe(dry_run))
+
+
 def _register_jenkins_group() -> None:
     from .jenkins_cli import jenkins
 

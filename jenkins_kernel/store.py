@@ -29,6 +29,8 @@ __all__ = ["SCHEMA_VERSION", "Store"]
 SCHEMA_VERSION = 1
 #: Seconds between probes of a failing store (so /health turns 200 again by itself).
 PROBE_EVERY = 1.0
+#: Bytes the write-ahead log is cut back to after a checkpoint (a flood must not leave it huge).
+WAL_LIMIT = 16 * 1024 * 1024
 log = logging.getLogger(__name__)
 
 SCHEMA = """
@@ -128,7 +130,12 @@ class Store:
         self.path = self.data_dir / "jenkins-kernel.sqlite3"
         self._local = threading.local()
         self._queue: queue.SimpleQueue[tuple[Write, Future[Any]] | None] = queue.SimpleQueue()
+        if not self.path.exists():  # retention hands space back: set before the first table
+            with contextlib.closing(sqlite3.connect(self.path)) as fresh:
+                fresh.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                fresh.executescript(SCHEMA)
         self._writer_conn = self._connect()
+        self._writer_conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}")
         self._writer_conn.executescript(SCHEMA)
         add_missing_columns(self._writer_conn, COLUMNS_ADDED)
         self._writer_conn.execute(

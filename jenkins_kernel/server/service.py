@@ -80,6 +80,9 @@ class AgentService:
         self.runs = RunExecutor(self.store, self.sessions, settings, self.metrics)
         self._live = self.runs.live_runs
         self.engine.run(self._start_background())
+        self._stopping = threading.Event()
+        self._pruner = threading.Thread(target=self._prune_forever, name="jk-retention", daemon=True)
+        self._pruner.start()
         prepare_html_exporter()
 
     async def _start_background(self) -> None:
@@ -110,6 +113,24 @@ class AgentService:
             row = (event.seq, "status", event.time, json.dumps(data))
             self.store.record(run_id, events=([row], text, event.seq)).result(30)
 
+    def _prune_forever(self) -> None:
+        """The retention pass: at start, then every ``prune_interval`` seconds."""
+        from ..retention import prune
+
+        while not self._stopping.is_set():
+            try:
+                report = prune(
+                    self.store,
+                    retention_days=self.settings.retention_days,
+                    max_runs=self.settings.max_runs,
+                    idempotency_ttl=self.settings.idempotency_ttl,
+                )
+                if report.runs or report.audit_rows:
+                    log.info("retention: %s", report.describe(dry_run=False))
+            except Exception:  # a failing disk, a locked database: try again next time
+                log.exception("retention pass failed")
+            self._stopping.wait(self.settings.prune_interval)
+
     def _reap_orphans(self) -> None:
         """Kill the kernels a crashed predecessor left; record this service's own from now on."""
         killed = orphans.reap(self.store.take_kernel_processes())
@@ -118,6 +139,8 @@ class AgentService:
         orphans.set_ledger(self.store)
 
     def close(self) -> None:
+        self._stopping.set()
+
         async def shutdown() -> None:
             self._culler.cancel()
             for live in self._live.values():
