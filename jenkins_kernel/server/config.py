@@ -44,6 +44,9 @@ class Settings:
     idempotency_ttl: float = 24 * 3600.0
     interrupt_grace: float = 3.0
     default_kernel: str = "python3"
+    retention_days: float = 30.0
+    max_runs: int = 0
+    prune_interval: float = 3600.0
 
 
 SETTINGS_HELP = {
@@ -65,6 +68,9 @@ SETTINGS_HELP = {
     "idempotency_ttl": "Seconds an Idempotency-Key is remembered.",
     "interrupt_grace": "Seconds a kernel has to stop after an interrupt before it is restarted.",
     "default_kernel": "Kernel of a run that names neither kernel nor session.",
+    "retention_days": "Days a finished run (events, log, artifacts), audit row or closed session is kept (0: forever).",
+    "max_runs": "Finished runs kept at most, the newest first; 0 means no limit.",
+    "prune_interval": "Seconds between two retention passes (the first runs at start).",
 }
 
 
