@@ -1,0 +1,79 @@
+"""Synthetic finished runs written straight into a store's SQLite file (fast: 100,000 in seconds).
+
+For the dashboard's pagination test and benchmarks/bench_dashboard.py. Rows look like
+real ones: jobs with build numbers, notebooks, kernels, statuses, parameters, and (when
+the lineage tables exist) metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import uuid
+from pathlib import Path
+
+from jenkins_kernel.store import SCHEMA
+
+STATUSES = [("succeeded", 0)] * 8 + [("failed", 1), ("timed_out", 2), ("cancelled", 4)]
+KERNELS = ["python3", "python3", "python3", "ir", "bash", "javascript"]
+
+
+def fill_runs(
+    db: Path,
+    count: int,
+    *,
+    jobs: int = 40,
+    start: float = 1.7e9,
+    step: float = 30.0,
+    job_prefix: str = "job",
+    metrics: bool = True,
+    seed: int = 1,
+) -> list[str]:
+    """Insert ``count`` finished runs, one every ``step`` seconds from ``start``; their ids, oldest first."""
+    rng = random.Random(seed)
+    conn = sqlite3.connect(db)
+    conn.executescript(SCHEMA)
+    has_metrics = metrics and bool(
+        conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_metrics'").fetchone()
+    )
+    builds: dict[str, int] = {}
+    ids, rows, metric_rows = [], [], []
+    for i in range(count):
+        run_id = uuid.UUID(int=rng.getrandbits(128)).hex
+        job = f"{job_prefix}-{rng.randrange(jobs):02d}"
+        builds[job] = builds.get(job, 0) + 1
+        status, exit_code = rng.choice(STATUSES)
+        created = start + i * step
+        alpha = round(rng.uniform(0.01, 1.0), 3)
+        jenkins = {"job_name": job, "build_number": str(builds[job]), "build_url": f"https://ci.example/job/{job}/"}
+        rows.append(
+            (
+                run_id,
+                "notebook",
+                rng.choice(KERNELS),
+                status,
+                exit_code,
+                created,
+                created + 0.5,
+                created + rng.uniform(1, 60),
+                "bench",
+                "0" * 64,
+                f"{job}.ipynb",
+                json.dumps({"alpha": alpha}),
+                json.dumps(jenkins),
+            )
+        )
+        if has_metrics:
+            metric_rows += [(run_id, "loss", round(1 / (1 + alpha * 10), 4)), (run_id, "accuracy", round(alpha, 4))]
+        ids.append(run_id)
+    conn.executemany(
+        "INSERT INTO runs (id, kind, kernel, status, exit_code, created, started, ended, token_name, input_sha256,"
+        " notebook_name, parameters, jenkins) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    if metric_rows:
+        conn.executemany("INSERT INTO run_metrics (run_id, name, value) VALUES (?, ?, ?)", metric_rows)
+    conn.commit()
+    conn.close()
+    return ids
