@@ -103,7 +103,8 @@ def run(id: str) -> str:
     limit = 512 * 1024
     start = max(0, run["log_size"] - limit)
     log = svc.store.read_log(id, start, run["log_size"]).decode("utf-8", "replace")
-    artifacts = svc.store.artifacts(id)
+    # a finished notebook's report.html is rendered just after its end: wait for it (about a second)
+    artifacts = svc.artifacts(id) if RunStatus(run["status"]).finished else svc.store.artifacts(id)
     return render_template(
         "run.html",
         run=run,
