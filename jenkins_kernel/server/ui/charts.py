@@ -7,6 +7,7 @@ pages keep ``default-src 'self'``. Each point is a link to its run, titled with 
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -15,6 +16,7 @@ __all__ = ["line_chart", "nice_ticks"]
 
 WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 14, 34
+PAD = 22  # room between the axis and the first and last points (and their labels)
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -28,11 +30,9 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
     first = math.floor(low / step) * step
-    ticks = []
-    value = first
-    while value <= high + step * 0.5 and len(ticks) < 12:
-        ticks.append(round(value, 12))
-        value += step
+    ticks = [round(first, 12)]
+    while ticks[-1] < high - step * 1e-9 and len(ticks) < 14:  # the last tick is at or above high
+        ticks.append(round(first + len(ticks) * step, 12))
     return ticks
 
 
@@ -46,12 +46,14 @@ def line_chart(name: str, points: list[dict[str, Any]], href: Any) -> Markup:
     ``href(point)`` gives each point's link (its run's page).
     """
     values = [float(p["value"]) for p in points]
-    ticks = nice_ticks(min(values), max(values)) if values else [0.0, 1.0]
+    spread = (max(values) - min(values)) * 0.08 if values else 0.0  # headroom: no point on the frame
+    ticks = nice_ticks(min(values) - spread, max(values) + spread) if values else [0.0, 1.0]
     low, high = ticks[0], ticks[-1] if ticks[-1] != ticks[0] else ticks[0] + 1
     inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(i: int) -> float:
-        return LEFT + (inner_w / 2 if len(points) == 1 else inner_w * i / (len(points) - 1))
+        span = inner_w - 2 * PAD
+        return LEFT + PAD + (span / 2 if len(points) == 1 else span * i / (len(points) - 1))
 
     def y(v: float) -> float:
         return TOP + inner_h - (v - low) / (high - low) * inner_h
@@ -70,7 +72,7 @@ def line_chart(name: str, points: list[dict[str, Any]], href: Any) -> Markup:
         parts.append(f'<path class="line" d="{path}"/>')
     step = max(1, math.ceil(len(points) / 10))
     for i, (point, value) in enumerate(zip(points, values)):
-        label = f"#{point['build']}" if point.get("build") else point["id"][:6]
+        label = f"#{point['build']}" if point.get("build") else time.strftime("%H:%M:%S", time.gmtime(point["created"]))
         title = f"{name} = {_label(value)} (run {point['id'][:8]}{', build ' + label if point.get('build') else ''})"
         parts.append(
             f'<a href="{escape(href(point))}" class="point-link"><circle class="point" cx="{x(i):.1f}" '
