@@ -32,7 +32,7 @@ def fill_runs(
     seed: int = 1,
 ) -> list[str]:
     """Insert ``count`` finished runs, one every ``step`` seconds from ``start``; their ids, oldest first."""
-    rng = random.Random(seed)
+    rng = random.Random(f"{seed}-{job_prefix}")  # another prefix, other ids
     conn = sqlite3.connect(db)
     conn.executescript(SCHEMA)
     conn.execute("PRAGMA synchronous=OFF")  # a benchmark's fixture: no need to survive a power cut

@@ -137,8 +137,8 @@ def test_a_new_run_appears_in_the_list_and_its_log_lines_arrive_live(svc, admin,
 
 @pytest.fixture(scope="module")
 def metric_runs(svc):
-    """Three runs of one notebook with different parameters (started together)."""
-    body = {"notebook": metrics_notebook(), "notebook_name": NOTEBOOK}
+    """Three runs of one notebook with different parameters (queued together on one kernel)."""
+    body = {"notebook": metrics_notebook(), "notebook_name": NOTEBOOK, "session_name": "metrics"}
     started = [svc.request("POST", "/api/v1/runs", {**body, "parameters": {"alpha": a}})[2] for a in (0.5, 1.0, 2.0)]
     return [wait_run_status(svc, r["id"], {"succeeded", "failed"}, timeout=60) for r in started]
 
