@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 
 from .exceptions import RejectedError
 
-__all__ = ["BUILD_VARIABLES", "build_environment", "jenkins_context", "parse_env_pairs"]
+__all__ = ["BUILD_VARIABLES", "build_environment", "parse_env_pairs"]
 
 #: Jenkins' documented build variables (``${JENKINS_URL}/env-vars.html``), the Git plugin's
 #: and the multibranch ones. Nothing else of the step's environment is sent.
@@ -71,16 +71,3 @@ def build_environment(environ: Mapping[str, str], extra: Mapping[str, str] | Non
     env = {name: environ[name] for name in BUILD_VARIABLES if environ.get(name)}
     env.update(extra or {})
     return env
-
-
-def jenkins_context(environ: Mapping[str, str]) -> dict[str, str]:
-    """The run record's ``jenkins`` field from the build variables (empty outside Jenkins)."""
-    fields = {
-        "job_name": "JOB_NAME",
-        "build_number": "BUILD_NUMBER",
-        "build_url": "BUILD_URL",
-        "git_commit": "GIT_COMMIT",
-        "node_name": "NODE_NAME",
-        "step": "STAGE_NAME",
-    }
-    return {key: environ[name] for key, name in fields.items() if environ.get(name)}

@@ -318,15 +318,21 @@ def groovy_string(value: str) -> str:
     return f"'{body}'"
 
 
+def _parameter(parameter: Parameter) -> str:
+    """The step's ``notebookParameter``: the build parameter as text (a boolean one spelled
+    ``true``/``false``), typed on the agent like ``-p`` does; no Groovy conversion that fails
+    on a value that is not a number."""
+    value = f"params.{parameter.name}" + (".toString()" if isinstance(parameter.default, bool) else "")
+    return f"notebookParameter(name: {groovy_string(parameter.name)}, value: {value})"
+
+
 def pipeline_script(job: NotebookJob) -> str:
     """The declarative Pipeline that runs the job's notebook through ``jupyterNotebook``."""
     step = [f"path: {groovy_string(job.notebook)}"]
     if job.kernel:
         step.append(f"kernel: {groovy_string(job.kernel)}")
     if job.parameters:
-        # as Jenkins holds them (text; a boolean parameter is a boolean): the step and the service
-        # type text like `-p` does, so no Groovy conversion can fail on a value that is not a number
-        items = ",\n".join(f"{_INDENT * 6}{p.name}: params.{p.name}" for p in job.parameters)
+        items = ",\n".join(f"{_INDENT * 6}{_parameter(p)}" for p in job.parameters)
         step.append(f"parameters: [\n{items}\n{_INDENT * 5}]")
     if job.timeout:
         step.append(f"timeout: {job.timeout}")

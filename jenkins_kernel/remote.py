@@ -14,9 +14,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .buildenv import build_environment, jenkins_context
+from .buildenv import build_environment
 from .client import ApiError, Client
 from .engine.events import Event, Listener
+from .notebook.files import clean_output_dir
 from .notebook.loader import load_notebook
 from .notebook.parameters import collect_parameters
 from .transfer import check_relative, output_destination, pack_inputs
@@ -43,17 +44,24 @@ def run_notebook_remote(
 
     The run's folder is ``cwd`` or the notebook's own folder, as embedded: a service on this
     machine runs the notebook there; a remote one gets the ``inputs`` files from it, and the
-    ``outputs`` files it writes come back into it.
+    ``outputs`` files it writes come back into it. The output folder is cleaned of the
+    previous run's files as in embedded mode, and the request carries what embedded mode
+    knows locally: the notebook's relative path (JUnit classname), the Jenkins build and its
+    variables from the environment.
     """
+    from .local import notebook_path
+
     nb = load_notebook(path)
     folder = Path(cwd).resolve() if cwd else Path(path).resolve().parent
     body = {
         "notebook": nb,
         "notebook_name": Path(path).name,
+        "notebook_path": notebook_path(path),
         "parameters": collect_parameters(nb, parameters, parameters_file, param_env),
         **{k: v for k, v in options.items() if v not in (None, False)},
     }
     body.update(_placement(client, folder, explicit=cwd is not None, env=env, inputs=inputs, outputs=outputs))
+    clean_output_dir(output_dir)
     run = follow_run(client, _start(client, body, fallback=cwd is None), listeners)
     for artifact in client.artifacts(run["id"]):
         name = artifact["name"]
@@ -101,9 +109,11 @@ def _placement(
     environment = build_environment(os.environ, env)
     if environment:
         fields["env"] = environment
-    context = jenkins_context(os.environ)
-    if context:
-        fields["jenkins"] = context
+    from .local import origin_from_env
+
+    origin = origin_from_env()
+    if origin:
+        fields["jenkins"] = origin
     return fields
 
 
@@ -133,7 +143,13 @@ def follow_run(client: Client, run: dict[str, Any], listeners: Iterable[Listener
             event = Event.from_dict(raw)
             for listener in listeners:
                 listener(event)
-    return client.get_run(run["id"])
+    run = client.get_run(run["id"])
+    if run.get("dashboard_url"):  # the run's page, for a person reading the build log
+        for listener in listeners:
+            note = getattr(listener, "note", None)
+            if note is not None:
+                note(f"dashboard: {run['dashboard_url']}")
+    return run
 
 
 @contextlib.contextmanager

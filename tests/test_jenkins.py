@@ -172,10 +172,11 @@ def test_the_job_config_is_well_formed_xml_whose_script_calls_jupyter_notebook_w
     script = definition.findtext("script")
     step = script[script.index("jupyterNotebook(") :]
     assert "path: 'examples/train.ipynb'" in step and "kernel: 'python3'" in step
-    assert "learning_rate: params.learning_rate,\n" in step  # text: the step and the service type it
-    assert "epochs: params.epochs,\n" in step
+    # text, typed on the agent like -p: no Groovy conversion that fails on a non-number
+    assert "notebookParameter(name: 'learning_rate', value: params.learning_rate),\n" in step
+    assert "notebookParameter(name: 'epochs', value: params.epochs),\n" in step
     assert "toDouble" not in script and "toLong" not in script  # nothing that fails on a non-number
-    assert "run_name: params.run_name\n" in step
+    assert "notebookParameter(name: 'run_name', value: params.run_name)\n" in step
     assert "timeout: 3600" in step and "cellTimeout: 300" in step
     assert "agent { label 'notebooks' }" in script
     assert "junit testResults: 'reports/**/junit.xml'" in script
@@ -190,7 +191,7 @@ def test_numbers_stay_text_in_jenkins_and_booleans_become_boolean_parameters():
         ("StringParameterDefinition", "0.001"),
         ("BooleanParameterDefinition", "true"),
     ]
-    assert "on: params.on\n" in pipeline_script(job)
+    assert "notebookParameter(name: 'on', value: params.on.toString())\n" in pipeline_script(job)
 
 
 def test_yaml_values_reach_the_script_as_groovy_string_literals_and_the_xml_stays_well_formed():
