@@ -47,7 +47,15 @@ async def _first_cell(session: KernelSession) -> None:
 
 
 class WarmPool:
-    def __init__(self, sizes: dict[str, int], work_root: Path, on_change: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        sizes: dict[str, int],
+        work_root: Path,
+        on_change: Callable[[], None] | None = None,
+        kernel_env: dict[str, str] | None = None,
+    ) -> None:
+        """Warm kernels are the service's: a clean environment plus ``kernel_env``."""
+        self.kernel_env = dict(kernel_env or {})
         self.sizes = dict(sizes)
         self.work_root = work_root
         self.on_change = on_change or (lambda: None)
@@ -73,7 +81,7 @@ class WarmPool:
         session_id = uuid.uuid4().hex
         cwd = self.work_root / session_id
         cwd.mkdir(parents=True, exist_ok=True)
-        session = KernelSession(name, cwd=cwd)
+        session = KernelSession(name, cwd=cwd, inherit_env=False, kernel_env=self.kernel_env)
         try:
             await session.start()
             await _first_cell(session)

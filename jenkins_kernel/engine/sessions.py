@@ -89,8 +89,11 @@ class SessionManager:
         max_sessions: int = 32,
         idle_timeout: float = 3600.0,
         on_change: Callable[[ManagedSession], None] | None = None,
+        kernel_env: dict[str, str] | None = None,
     ) -> None:
-        """``on_change`` is told when a session is created, starts, dies, restarts or closes."""
+        """``on_change`` is told when a session is created, starts, dies, restarts or closes;
+        kernels get a clean environment plus ``kernel_env`` (see :mod:`.environment`)."""
+        self.kernel_env = dict(kernel_env or {})
         self.work_root = work_root
         self.pool = pool
         self.max_sessions = max_sessions
@@ -164,7 +167,7 @@ class SessionManager:
             if scratch:
                 cwd = str(self.work_root / session_id)
                 Path(cwd).mkdir(parents=True, exist_ok=True)
-            kernel_session = KernelSession(kernel, cwd=cwd, env=env)
+            kernel_session = KernelSession(kernel, cwd=cwd, env=env, inherit_env=False, kernel_env=self.kernel_env)
             managed = self._new(
                 session_id, kernel, kernel_session, name, token_name, scratch=scratch, ephemeral=ephemeral
             )

@@ -42,6 +42,15 @@ class Settings:
     idempotency_ttl: float = 24 * 3600.0
     interrupt_grace: float = 3.0
     default_kernel: str = "python3"
+    kernel_env: dict[str, str] = field(default_factory=dict)
+    work_dir: str = ""
+
+    @property
+    def sessions_dir(self) -> Path:
+        """Where sessions get their scratch folders: beside the data dir, not in it, so that no
+        relative path from a cell's folder leads to the token or the database."""
+        data_dir = Path(self.data_dir)
+        return Path(self.work_dir) if self.work_dir else data_dir.with_name(data_dir.name + "-sessions")
 
 
 SETTINGS_HELP = {
@@ -61,6 +70,8 @@ SETTINGS_HELP = {
     "idempotency_ttl": "Seconds an Idempotency-Key is remembered.",
     "interrupt_grace": "Seconds a kernel has to stop after an interrupt before it is restarted.",
     "default_kernel": "Kernel of a run that names neither kernel nor session.",
+    "work_dir": "Where sessions get their scratch folders [DATA_DIR-sessions, beside the data dir, not in it].",
+    "kernel_env": "Variables every kernel gets, {NAME: value}, on top of the allowlist of the service's own.",
 }
 
 
@@ -73,6 +84,8 @@ def _coerce(name: str, value: Any) -> Any:
             return parse_warm_spec(value)
         if name == "tokens":
             return _tokens(value)
+        if name == "kernel_env":
+            return _text_map(value)
         if name == "allowed_roots":
             return (
                 [str(v) for v in value] if isinstance(value, list) else [p for p in str(value).split(os.pathsep) if p]
@@ -86,6 +99,14 @@ def _coerce(name: str, value: Any) -> Any:
         return str(value)
     except (TypeError, ValueError) as exc:
         raise RejectedError(f"setting {name}: {exc}", code="bad_setting") from exc
+
+
+def _text_map(value: Any) -> dict[str, str]:
+    if isinstance(value, str):  # NAME=value,NAME2=value from JENKINS_KERNEL_KERNEL_ENV
+        value = dict(item.split("=", 1) for item in value.split(",") if item)
+    if not isinstance(value, dict):
+        raise ValueError("must map variable names to values")
+    return {str(k): str(v) for k, v in value.items()}
 
 
 def _tokens(value: Any) -> dict[str, str]:

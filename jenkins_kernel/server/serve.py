@@ -7,8 +7,10 @@ run on, and serves streamed responses (the SSE endpoint) thread by thread.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from .. import __version__
@@ -19,6 +21,18 @@ from .config import Settings
 __all__ = ["prepare_settings", "serve"]
 
 log = logging.getLogger("jenkins_kernel")
+
+
+def make_private(data_dir: Path, work_dir: Path) -> None:
+    """Everything the service writes is its user's alone: umask 077, the folders 0700, and
+    files left 0644 by an older version made 0600."""
+    os.umask(0o077)
+    for folder in (data_dir, work_dir):
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(folder, 0o700)
+    for entry in data_dir.iterdir():
+        if entry.is_file() and not entry.is_symlink():
+            os.chmod(entry, 0o600)
 
 
 def prepare_settings(settings: Settings) -> list[str]:
@@ -53,6 +67,7 @@ def serve(settings: Settings) -> None:
     sys.setswitchinterval(0.0005)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    make_private(Path(settings.data_dir), settings.sessions_dir)
     notes = prepare_settings(settings)
     service = AgentService(settings)
     app = create_app(service, no_auth=settings.no_auth)
