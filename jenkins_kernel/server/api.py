@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, send_fi
 
 from ..engine.kernelspecs import installed_kernels
 from ..status import RunStatus
-from .auth import is_loopback
+from .auth import READ, is_loopback
 from .requests import KERNEL_NAME, SESSION_NAME, parse_run_request
 from .service import AgentService
 from .validation import Field, Number, Text, check_query, parse_json
@@ -24,6 +24,7 @@ api = Blueprint("api", __name__, url_prefix="/api/v1")
 metrics = Blueprint("metrics", __name__)
 OPEN_ENDPOINTS = {"api.health", "api.openapi"}
 MUTATING = {"POST", "DELETE", "PUT", "PATCH"}
+SAFE = {"GET", "HEAD"}
 
 
 def service() -> AgentService:
@@ -31,6 +32,13 @@ def service() -> AgentService:
 
 
 # -- auth and audit ----------------------------------------------------------------------
+
+
+def dashboard_token_name() -> str | None:
+    from .ui.access import identify
+
+    identity = identify()
+    return identity.token_name if identity else None
 
 
 def authenticate() -> Response | None:
@@ -42,12 +50,21 @@ def authenticate() -> Response | None:
     if auth is None:
         g.token_name = "anonymous"
         return refuse_browsers()
-    header = request.headers.get("Authorization")
-    g.token_name = auth.identify(header)
-    if g.token_name is not None:
-        return None
     from .app import error_response
 
+    header = request.headers.get("Authorization")
+    g.token_name = auth.identify(header)
+    if g.token_name is None and not header and request.method in SAFE:
+        g.token_name = dashboard_token_name()  # a signed-in browser reads too (the live log, artifacts)
+    if g.token_name is not None:
+        if request.method in MUTATING and auth.role(g.token_name) == READ:
+            return error_response(
+                403,
+                "read_only_token",
+                f"the token {g.token_name!r} is read-only: it may look but not act",
+                "use a token without 'role: read' for this",
+            )
+        return None
     if not header:
         response = error_response(
             401, "missing_token", "this endpoint needs a token", "send the header 'Authorization: Bearer <token>'"
@@ -91,8 +108,14 @@ def refuse_browsers() -> Response | None:
 
 
 def audit(response: Response) -> Response:
-    """Record every mutating request: who, from where, what, on what, with what outcome."""
-    if request.method in MUTATING:
+    """Record every mutating request: who, from where, what, on what, with what outcome.
+
+    A request without a valid token is only counted (in /metrics): a flood of them must
+    not grow the database.
+    """
+    if response.status_code == 401:
+        service().metrics.unauthorized.inc()
+    elif request.method in MUTATING:
         target = (request.view_args or {}).get("id") or g.get("created_id")
         service().store.audit(
             token_name=getattr(g, "token_name", None),
@@ -114,6 +137,11 @@ for blueprint in (api, metrics):
 
 def json_body() -> Any:
     return parse_json(request.get_data(cache=False))  # 413 past max_body_bytes
+
+
+def with_dashboard(run: dict[str, Any]) -> dict[str, Any]:
+    """The run with ``dashboard_url``: its page on the dashboard, absolute (a build log can link it)."""
+    return {**run, "dashboard_url": f"{request.host_url.rstrip('/')}/ui/runs/{run['id']}"}
 
 
 WAIT = Number(0, 300, help="seconds to hold the answer")
@@ -149,8 +177,9 @@ def header(name: str, field: Field) -> Any:
 
 
 @api.get("/health")
-def health() -> Response:
-    return jsonify(service().health())
+def health() -> tuple[Response, int]:
+    body = service().health()
+    return jsonify(body), 200 if body["status"] == "ok" else 503
 
 
 @api.get("/openapi.json")
@@ -216,7 +245,7 @@ def start_run() -> tuple[Response, int]:
     if wait > 0:
         run = service().wait_run(run["id"], wait)
         run["log"] = service().store.read_log(run["id"], 0, run["log_size"]).decode("utf-8", "replace")
-    response = jsonify(run)
+    response = jsonify(with_dashboard(run))
     response.headers["Location"] = run["links"]["self"]
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
@@ -234,17 +263,17 @@ def list_runs() -> Response:
         before=args.get("before"),
         limit=args.get("limit", 50),
     )
-    return jsonify({"runs": runs})
+    return jsonify({"runs": [with_dashboard(r) for r in runs]})
 
 
 @api.get("/runs/<id>")
 def get_run(id: str) -> Response:
-    return jsonify(service().get_run(id))
+    return jsonify(with_dashboard(service().get_run(id)))
 
 
 @api.post("/runs/<id>/cancel")
 def cancel_run(id: str) -> tuple[Response, int]:
-    return jsonify(service().cancel_run(id)), 202
+    return jsonify(with_dashboard(service().cancel_run(id))), 202
 
 
 @api.get("/runs/<id>/events")

@@ -16,6 +16,7 @@ from nbformat import NotebookNode
 
 from ..exceptions import RejectedError
 from ..notebook.loader import notebook_kernel_name, parse_notebook
+from ..notebook.parameters import check_parameters
 from ..notebook.translators import NAME_PATTERN
 from .validation import AnyJson, Field, Flag, Number, Text, TextMap, bad_field, check_body, check_value
 
@@ -25,6 +26,7 @@ RUN_FIELDS = {
     "code": "the code of one cell",
     "notebook": "a notebook, as nbformat JSON",
     "notebook_name": "the notebook's file name, for reports and the log",
+    "notebook_path": "the notebook's path relative to the client's working directory (JUnit classname)",
     "kernel": "kernelspec name; default: the session's, the notebook's, or the service's default",
     "session": "id of a live session to run on",
     "session_name": "name of a session to create or reuse (a Jenkins build uses BUILD_TAG)",
@@ -32,6 +34,7 @@ RUN_FIELDS = {
     "cell_timeout": "seconds any one cell may take (notebooks)",
     "allow_errors": "run every cell even after an error (notebooks; exit code still 1)",
     "parameters": "notebook parameters, injected papermill-style",
+    "allow_unknown_parameters": "inject parameters the notebook's parameters cell does not declare (else 400)",
     "cwd": "kernel working directory, inside the service's allowed roots (new sessions only)",
     "env": "extra environment variables for the kernel (new sessions only)",
     "jenkins": "the build this run belongs to: job_name, build_number, build_url, git_commit",
@@ -49,6 +52,8 @@ class RunRequest:
     code: str | None = None
     notebook: NotebookNode | None = None
     notebook_name: str = "notebook.ipynb"
+    notebook_path: str | None = None
+    allow_unknown_parameters: bool = False
     kernel: str | None = None
     session: str | None = None
     session_name: str | None = None
@@ -70,7 +75,10 @@ class RunRequest:
         return notebook_kernel_name(self.notebook) if self.notebook is not None else None
 
     def options(self) -> dict[str, Any]:
-        return {"timeout": self.timeout, "cell_timeout": self.cell_timeout, "allow_errors": self.allow_errors}
+        options = {"timeout": self.timeout, "cell_timeout": self.cell_timeout, "allow_errors": self.allow_errors}
+        if self.allow_unknown_parameters:
+            options["allow_unknown_parameters"] = True
+        return options
 
 
 def _bad(message: str, code: str = "bad_request", hint: str = "") -> RejectedError:
@@ -159,6 +167,12 @@ RUN_SPEC: dict[str, Field] = {
     "cell_timeout": SECONDS,
     "allow_errors": Flag(),
     "parameters": _Parameters(),
+    "allow_unknown_parameters": Flag(),
+    "notebook_path": Text(
+        max_length=1024,
+        pattern=r"(?!/)(?!(?:.*/)?\.\.(?:/|$))[^\x00]+",
+        help="a relative path without '..', e.g. notebooks/train.ipynb",
+    ),
     "cwd": PATH,
     "env": ENV,
     "jenkins": _Jenkins(),
@@ -185,15 +199,29 @@ def parse_run_request(body: Any) -> RunRequest:
         req.notebook = parse_notebook(raw, source="the notebook")
         req.input_sha256 = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
         req.notebook_name = values.get("notebook_name", req.notebook_name)
-    for name in ("kernel", "session", "session_name", "timeout", "cell_timeout", "allow_errors", "cwd"):
+    for name in (
+        "kernel",
+        "session",
+        "session_name",
+        "timeout",
+        "cell_timeout",
+        "allow_errors",
+        "cwd",
+        "notebook_path",
+        "allow_unknown_parameters",
+    ):
         if name in values:
             setattr(req, name, values[name])
     req.parameters = values.get("parameters", {})
     req.env = values.get("env", {})
     req.jenkins = values.get("jenkins", {})
-    if req.kind == "code" and ("parameters" in values or "notebook_name" in values):
-        wrong = "parameters" if "parameters" in values else "notebook_name"
-        raise bad_field(wrong, "applies to notebooks; set variables in the code instead")
+    notebook_only = [
+        n for n in ("parameters", "notebook_name", "notebook_path", "allow_unknown_parameters") if n in values
+    ]
+    if req.kind == "code" and notebook_only:
+        raise bad_field(notebook_only[0], "applies to notebooks; set variables in the code instead")
+    if req.notebook is not None:  # the same rule as the CLI's, checked before anything starts
+        check_parameters(req.notebook, req.parameters, req.allow_unknown_parameters)
     return req
 
 
