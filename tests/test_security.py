@@ -15,6 +15,7 @@ import pytest
 
 from jenkins_kernel.server.artifact_files import index_files, open_artifact
 
+from conftest import needs_kernel
 from service import TOKEN, ServiceProcess
 
 CLI_TOKEN = "cli-token-visible-in-ps-0123"
@@ -166,3 +167,48 @@ def test_without_auth_web_pages_and_foreign_hosts_are_refused(open_svc):
         token=None,
     )
     assert ok[0] == 201 and ok[2]["exit_code"] == 0
+
+
+def test_a_named_session_refuses_another_env_and_no_request_borrows_a_scratch_folder(svc):
+    first = svc.run({"code": "import os; print(os.getcwd())", "session_name": "sec-build-1", "env": {"A": "1"}})
+    scratch = first["log"].splitlines()[0]
+    status, _, payload = svc.request(
+        "POST", "/api/v1/runs", {"code": "1", "session_name": "sec-build-1", "env": {"A": "2"}}
+    )
+    assert status == 409 and payload["error"]["code"] == "session_exists", payload
+    assert svc.run({"code": "print(2)", "session_name": "sec-build-1", "env": {"A": "1"}})["exit_code"] == 0
+    status, _, payload = svc.request("POST", "/api/v1/runs", {"code": "1", "cwd": scratch})
+    assert status == 403 and payload["error"]["code"] == "path_forbidden", payload
+    assert svc.request("DELETE", "/api/v1/sessions/sec-build-1")[0] == 200
+
+
+@pytest.fixture(scope="module")
+def as_nobody(tmp_path_factory):
+    if os.geteuid() != 0:
+        pytest.skip("kernel_user needs the service to run as root (CI runs as root)")
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix="jk-kernel-user-"))  # /tmp: a path the kernel user can walk
+    os.chmod(work, 0o711)
+    config = tmp_path_factory.mktemp("kuser") / "config.yaml"
+    config.write_text(f"kernel_user: nobody\nwork_dir: {work / 'sessions'}\n")
+    service = ServiceProcess(tmp_path_factory.mktemp("kuser") / "data", "--config", str(config)).start()
+    yield service
+    service.stop()
+    import shutil
+
+    shutil.rmtree(work, ignore_errors=True)
+
+
+@needs_kernel("ir")
+def test_with_kernel_user_a_cell_runs_as_that_user_and_cannot_read_the_data_dir(as_nobody):
+    token = as_nobody.data_dir / "jenkins-kernel.sqlite3"
+    code = (
+        'cat("USER", Sys.info()[["effective_user"]], "\\n")\n'
+        f'cat("READ", tryCatch({{readBin("{token}", "raw", 10); "yes"}}, error = function(e) "denied",'
+        ' warning = function(w) "denied"), "\\n")\n'
+        'writeLines("x", "own-file.txt"); cat("WROTE", file.exists("own-file.txt"), "\\n")'
+    )
+    run = as_nobody.run({"code": code, "kernel": "ir"})
+    assert run["exit_code"] == 0, run["log"]
+    assert "USER nobody" in run["log"] and "READ denied" in run["log"] and "WROTE TRUE" in run["log"], run["log"]

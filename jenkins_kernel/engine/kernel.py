@@ -28,6 +28,7 @@ from ..exceptions import KernelStartError
 from . import orphans
 from .environment import SECRET_ENV_VARS, kernel_environment
 from .kernelspecs import require_kernel
+from .run_as import KernelUser, UserKernelManager
 from .wire import recv_message_within
 
 __all__ = ["SECRET_ENV_VARS", "KernelInfo", "KernelSession", "describe_exit"]
@@ -91,9 +92,12 @@ class KernelSession:
         startup_timeout: float = 60.0,
         inherit_env: bool = True,
         kernel_env: dict[str, str] | None = None,
+        run_as: KernelUser | None = None,
     ) -> None:
         """``env`` is added to the kernel's environment; ``inherit_env=False`` (the service)
-        starts from an allowlist plus ``kernel_env`` instead of this process's environment."""
+        starts from an allowlist plus ``kernel_env`` instead of this process's environment;
+        ``run_as`` starts the kernel as another Unix user (see :mod:`.run_as`)."""
+        self.run_as = run_as
         self.spec = require_kernel(kernel_name)
         self.kernel_name = kernel_name
         self.cwd = str(cwd) if cwd else os.getcwd()
@@ -136,10 +140,13 @@ class KernelSession:
             )
         fd, self._stderr_path = tempfile.mkstemp(prefix="jk-kernel-", suffix=".log")
         self._stderr_file = os.fdopen(fd, "wb")
-        self.km = AsyncKernelManager(
+        self.km = UserKernelManager(
             kernel_name=self.kernel_name,
             client_class="jenkins_kernel.engine.wire.FloodSafeKernelClient",
         )
+        if self.run_as is not None:
+            self.km.prepare(self.run_as)
+            env.update(HOME=self.cwd, USER=self.run_as.name, LOGNAME=self.run_as.name)
         try:
             await self.km.start_kernel(
                 cwd=self.cwd,

@@ -50,6 +50,7 @@ class Settings:
     prune_interval: float = 3600.0
     kernel_env: dict[str, str] = field(default_factory=dict)
     work_dir: str = ""
+    kernel_user: str = ""
 
     @property
     def sessions_dir(self) -> Path:
@@ -85,6 +86,7 @@ SETTINGS_HELP = {
     "max_runs": "Finished runs kept at most, the newest first; 0 means no limit.",
     "prune_interval": "Seconds between two retention passes (the first runs at start).",
     "work_dir": "Where sessions get their scratch folders [DATA_DIR-sessions, beside the data dir, not in it].",
+    "kernel_user": "Run kernels as this Unix user (the service must run as root); cells then cannot read the data dir.",
     "kernel_env": "Variables every kernel gets, {NAME: value}, on top of the allowlist of the service's own.",
 }
 

@@ -25,6 +25,7 @@ from ..engine.events import Event
 from ..engine.kernelspecs import installed_kernels, require_kernel
 from ..engine.loop import EngineLoop
 from ..engine.pool import WarmPool
+from ..engine.run_as import kernel_user
 from ..engine.sessions import ManagedSession, SessionManager
 from ..exceptions import RejectedError, StorageError
 from ..notebook.reports import prepare_html_exporter
@@ -62,6 +63,7 @@ class AgentService:
         self.settings = settings
         self.started = time.time()
         self.data_dir = Path(settings.data_dir)
+        self.kernel_user = kernel_user(settings.kernel_user)
         self.work_root = settings.sessions_dir
         self.work_root.mkdir(parents=True, exist_ok=True)
         # not work_root: a session's scratch folder is its own, never another request's cwd
@@ -80,6 +82,7 @@ class AgentService:
                 idle_timeout=settings.warm_idle_timeout,
                 room=lambda: settings.max_sessions - len(self.sessions.all()),
                 kernel_env=settings.kernel_env,
+                run_as=self.kernel_user,
             )
             if settings.warm
             else None
@@ -91,6 +94,7 @@ class AgentService:
             idle_timeout=settings.session_idle_timeout,
             on_change=lambda s: self.store.save_session(s.record()),
             kernel_env=settings.kernel_env,
+            run_as=self.kernel_user,
         )
         self.runs = RunExecutor(self.store, self.sessions, settings, self.metrics)
         self._live = self.runs.live_runs
