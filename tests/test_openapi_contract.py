@@ -41,9 +41,9 @@ def test_schemathesis_with_every_check_finds_nothing(svc, tmp_path):
             "--include-path-regex",
             "^/(api/v1|metrics)",  # the API; the dashboard's HTML pages (/ui) are checked by their own tests
             "--max-examples",
-            "4",
+            "3",
             "--max-time",
-            "45",
+            "30",
             "--seed",
             "7",
             "--generation-allow-x00",
