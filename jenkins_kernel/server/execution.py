@@ -99,6 +99,7 @@ class RunRecorder:
         self.batch_bytes = 0
         self.in_flight: collections.deque[tuple[concurrent.futures.Future[Any], int]] = collections.deque()
         self.in_flight_bytes = 0
+        self.stalled: concurrent.futures.Future[Any] | None = None
 
     def __call__(self, event: Event) -> None:
         if self.failed is not None:
@@ -134,15 +135,23 @@ class RunRecorder:
 
     def _throttle(self, future: concurrent.futures.Future[Any], size: int) -> None:
         """Keep at most BACKLOG_BYTES queued for the writer: a flood waits for the disk
-        (a few ms per MB) instead of piling up in the service's memory."""
+        (a few ms per MB) instead of piling up in the service's memory. A store that does
+        not answer within a second is not waited for again (it reports its own failure)."""
         self.in_flight.append((future, size))
         self.in_flight_bytes += size
-        while self.in_flight and (self.in_flight[0][0].done() or self.in_flight_bytes > BACKLOG_BYTES):
+        while self.in_flight:
             oldest, oldest_size = self.in_flight[0]
-            if not concurrent.futures.wait([oldest], timeout=1.0).done:
-                return  # the store is failing (it says so itself): never hold the loop for it
+            if not oldest.done():
+                if self.in_flight_bytes <= BACKLOG_BYTES or oldest is self.stalled:
+                    return
+                if not concurrent.futures.wait([oldest], timeout=1.0).done:
+                    self.stalled = oldest
+                    return
             self.in_flight.popleft()
             self.in_flight_bytes -= oldest_size
+            error = oldest.exception()
+            if isinstance(error, StorageError):
+                self.fail(error)  # on the loop already: the rest of a flood is dropped at once
 
     def _written(self, future: concurrent.futures.Future[tuple[int, int]]) -> None:
         error = future.exception()
