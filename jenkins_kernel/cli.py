@@ -85,7 +85,15 @@ def server_options(func: Any) -> Any:
         default=120.0,
         show_default=True,
         envvar="JENKINS_KERNEL_RETRY_FOR",
-        help="Seconds to keep retrying while the service cannot be reached (15 at most before the run starts).",
+        help="Seconds to keep retrying while a service that answered before cannot be reached (it restarts).",
+    )(func)
+    func = click.option(
+        "--connect-timeout",
+        type=click.FloatRange(min=0),
+        default=10.0,
+        show_default=True,
+        envvar="JENKINS_KERNEL_CONNECT_TIMEOUT",
+        help="Seconds to keep trying a service that has not answered yet in this command.",
     )(func)
     func = click.option(
         "--token", envvar="JENKINS_KERNEL_TOKEN", help="The service's token [env JENKINS_KERNEL_TOKEN]."
@@ -99,10 +107,10 @@ def server_options(func: Any) -> Any:
     return func
 
 
-def _client(server: str, token: str | None, retry_for: float, writer: ConsoleWriter) -> Any:
+def _client(server: str, token: str | None, retry_for: float, connect_for: float, writer: ConsoleWriter) -> Any:
     from .client import Client
 
-    client = Client(server, token, retry_for=retry_for)
+    client = Client(server, token, retry_for=retry_for, connect_for=connect_for)
     client.on_retry = writer.note
     return client
 
@@ -244,6 +252,7 @@ def run_command(
     server: str | None,
     token: str | None,
     retry_for: float,
+    connect_timeout: float,
     session_name: str | None,
 ) -> None:
     """Run a whole NOTEBOOK; write executed.ipynb, junit.xml, report.html, summary.json.
@@ -274,7 +283,7 @@ def run_command(
         if server:
             from .remote import run_notebook_remote
 
-            client = _client(server, token, retry_for, writer)
+            client = _client(server, token, retry_for, connect_timeout, writer)
             exit_code = run_notebook_remote(client, notebook, session_name=session_name, **common)["exit_code"]
         else:
             exit_code = run_notebook(notebook, max_output_bytes=max_output_bytes, **common).exit_code
@@ -310,6 +319,7 @@ def exec_command(
     server: str | None,
     token: str | None,
     retry_for: float,
+    connect_timeout: float,
     session_name: str | None,
 ) -> None:
     """Run one cell: -c CODE, -f FILE, or - to read the code from stdin."""
@@ -325,7 +335,7 @@ def exec_command(
         if server:
             from .remote import execute_remote
 
-            client = _client(server, token, retry_for, writer)
+            client = _client(server, token, retry_for, connect_timeout, writer)
             options = {"kernel": kernel, "timeout": timeout, "cwd": cwd, "session_name": session_name}
             exit_code = execute_remote(client, text, listeners=[writer], **options)["exit_code"]
         else:
@@ -404,6 +414,41 @@ def serve_command(
         serve(settings)
     except JenkinsKernelError as exc:
         _reject(exc, False)
+
+
+@main.command("prune")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="The service's data dir [default: XDG data home].")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True), help="A YAML file of settings.")
+@click.option("--retention-days", type=click.FloatRange(min=0), help="Keep finished runs this many days [default: 30].")
+@click.option("--max-runs", type=click.IntRange(min=0), help="Keep this many finished runs at most [0: no limit].")
+@click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
+def prune_command(
+    data_dir: str | None, config_file: str | None, retention_days: float | None, max_runs: int | None, dry_run: bool
+) -> None:
+    """Delete old runs (events, logs, artifacts), expired idempotency keys and old audit
+    rows, as the service's retention pass does; never a queued or running run."""
+    from .retention import prune
+    from .server.config import load_settings
+    from .store import Store
+
+    try:
+        settings = load_settings(config_file, data_dir=data_dir, retention_days=retention_days, max_runs=max_runs)
+    except JenkinsKernelError as exc:
+        _reject(exc, False)
+    if not (Path(settings.data_dir) / "jenkins-kernel.sqlite3").exists():
+        _reject(JenkinsKernelError(f"no jenkins-kernel database in {settings.data_dir}", code="no_data_dir"), False)
+    store = Store(settings.data_dir)
+    try:
+        report = prune(
+            store,
+            retention_days=settings.retention_days,
+            max_runs=settings.max_runs,
+            idempotency_ttl=settings.idempotency_ttl,
+            dry_run=dry_run,
+        )
+    finally:
+        store.close()
+    click.echo(report.describe(dry_run))
 
 
 def _register_jenkins_group() -> None:

@@ -73,7 +73,13 @@ def follow_run(client: Client, run: dict[str, Any], listeners: Iterable[Listener
             event = Event.from_dict(raw)
             for listener in listeners:
                 listener(event)
-    return client.get_run(run["id"])
+    run = client.get_run(run["id"])
+    if run.get("dashboard_url"):  # the run's page, for a person reading the build log
+        for listener in listeners:
+            note = getattr(listener, "note", None)
+            if note is not None:
+                note(f"dashboard: {run['dashboard_url']}")
+    return run
 
 
 @contextlib.contextmanager
