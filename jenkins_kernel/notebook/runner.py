@@ -100,7 +100,6 @@ async def run_notebook_async(
     if not options.kernel and not notebook_kernel_name(nb):
         warnings.append(f"the notebook names no kernel (metadata.kernelspec); it runs on {kernel_name} (-k to choose)")
     nb = prepare_for_run(parameterize(nb, options.parameters, spec.language or kernel_name))
-    nb.metadata.setdefault("papermill", {})["parameters"] = dict(options.parameters)
     checkpoint = None
     if output_dir is not None:
         clean_output_dir(output_dir)
