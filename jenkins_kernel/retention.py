@@ -116,7 +116,8 @@ def _delete_runs(conn: sqlite3.Connection, ids: list[str]) -> None:
 
 
 def reclaim(store: Store) -> None:
-    """Give freed pages back to the file system and empty the write-ahead log.
+    """Give freed pages back to the file system, and checkpoint the write-ahead log
+    (passive: never blocks live writes; the writer cuts the log back to its size limit).
 
     A database made before incremental vacuum was on is converted once (a full VACUUM).
     """
@@ -127,7 +128,7 @@ def reclaim(store: Store) -> None:
             conn.execute("VACUUM")
         conn.executescript("PRAGMA incremental_vacuum;")  # run to the end (execute() stops at one page)
         with contextlib.suppress(sqlite3.Error):
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
     finally:
         conn.close()
 
