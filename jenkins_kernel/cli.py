@@ -5,6 +5,7 @@ The commands only parse their options and call one library function each.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -136,7 +137,48 @@ def _reject(exc: JenkinsKernelError, as_json: bool) -> None:
     sys.exit(exc.exit_code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def _usage_hint(error: click.UsageError, args: list[str]) -> str:
+    """How to fix a usage error, in one line; ``-p a=1`` gets its own."""
+    for flag, value in itertools.pairwise(args):
+        if args[:1] == ["run"] and flag in ("-p", "--parameter") and "=" in value and not value.startswith("="):
+            name, _, val = value.partition("=")
+            return f"a parameter is two words, -p NAME VALUE: write -p {name} {val or 'VALUE'}"
+    command = error.ctx.command_path if error.ctx is not None else "jenkins-kernel"
+    return f"see `{command} --help`"
+
+
+class JenkinsKernelGroup(click.Group):
+    """click's group, with the project's exit codes: a usage error is a rejected request
+    (exit 5, one line and a hint), not click's exit 2, which here means timed_out."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, *rest: Any, **extra: Any) -> Any:
+        if extra.get("standalone_mode", True) is False or rest:
+            return super().main(args, prog_name, *rest, **extra)
+        argv = list(sys.argv[1:] if args is None else args)
+        extra["standalone_mode"] = False
+        try:
+            code = super().main(argv, prog_name, **extra)
+        except click.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group name: its help, as before click 8.2
+                click.echo(exc.format_message())
+                sys.exit(0)
+            message = " ".join(exc.format_message().split())
+            click.echo(f"{PREFIX} rejected: {message}", err=True)
+            click.echo(f"{PREFIX}   hint: {_usage_hint(exc, argv)}", err=True)
+            sys.exit(RunStatus.REJECTED.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(RunStatus.REJECTED.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(RunStatus.CANCELLED.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(
+    cls=JenkinsKernelGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="jenkins-kernel")
 def main() -> None:
     """Run Jupyter notebooks and cells as CI build steps, in any kernel."""
@@ -151,12 +193,22 @@ def main() -> None:
     nargs=2,
     multiple=True,
     metavar="NAME VALUE",
-    help="Set a parameter; VALUE is typed like YAML (3, 0.5, true, null, text).",
+    help="Set a parameter (two words); VALUE is typed like YAML 1.2 core (007 is 7, 0x1f, 0.5, true, null, text).",
 )
 @click.option(
     "-f", "--parameters-file", type=click.Path(dir_okay=False, path_type=Path), help="A YAML file of parameters."
 )
-@click.option("--param-env", metavar="PREFIX", help="Take parameters from environment variables named PREFIX<name>.")
+@click.option(
+    "--param-env",
+    metavar="PREFIX",
+    help="Take parameters from environment variables named PREFIX<name> (only the names the "
+    "notebook's parameters cell declares, when it has one).",
+)
+@click.option(
+    "--allow-unknown-parameters",
+    is_flag=True,
+    help="Inject a parameter the notebook's parameters cell does not declare (a warning, not exit 5).",
+)
 @click.option("-k", "--kernel", help="Kernel to run on (default: the notebook's own).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds the whole run may take.")
 @click.option("--cell-timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds any one cell may take.")
@@ -186,6 +238,7 @@ def run_command(
     pairs: tuple[tuple[str, str], ...],
     parameters_file: Path | None,
     param_env: str | None,
+    allow_unknown_parameters: bool,
     kernel: str | None,
     timeout: float | None,
     cell_timeout: float | None,
@@ -223,6 +276,7 @@ def run_command(
         "timeout": timeout,
         "cell_timeout": cell_timeout,
         "allow_errors": allow_errors,
+        "allow_unknown_parameters": allow_unknown_parameters,
         "cwd": cwd,
     }
     try:

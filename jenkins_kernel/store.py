@@ -74,6 +74,12 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created DESC);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
+-- the dashboard's keyset pages, newest first, whole or filtered (server/ui/queries.py)
+CREATE INDEX IF NOT EXISTS runs_ui_created ON runs (created, id);
+CREATE INDEX IF NOT EXISTS runs_ui_status ON runs (status, created, id);
+CREATE INDEX IF NOT EXISTS runs_ui_kernel ON runs (kernel, created, id);
+CREATE INDEX IF NOT EXISTS runs_ui_notebook ON runs (notebook_name, created, id);
+CREATE INDEX IF NOT EXISTS runs_ui_job ON runs (json_extract(jenkins, '$.job_name'), created, id);
 CREATE TABLE IF NOT EXISTS events (
     run_id TEXT NOT NULL,
     seq INTEGER NOT NULL,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import tempfile
 import time
@@ -250,6 +251,16 @@ class KernelSession:
         if self._stderr_path:
             Path(self._stderr_path).unlink(missing_ok=True)
             self._stderr_path = None
+
+    def resident_bytes(self) -> int:
+        """The kernel process's resident memory now (0 where it cannot be read)."""
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        try:
+            status = Path(f"/proc/{process.pid}/status").read_text()  # type: ignore[union-attr]
+        except (AttributeError, OSError):
+            return 0
+        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        return int(match.group(1)) * 1024 if match else 0
 
     def stderr_tail(self, lines: int = 5) -> str:
         """The last lines the kernel process wrote to stdout/stderr (its own log)."""

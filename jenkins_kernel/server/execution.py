@@ -9,6 +9,7 @@ loop, except what waits on a LiveRun.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import hashlib
 import json
@@ -41,6 +42,11 @@ log = logging.getLogger(__name__)
 #: instead of keeping the store's writer busy while its kernel answers; a reader never
 #: notices 20 ms.
 FLUSH_DELAY = 0.02
+#: A batch this large is written at once rather than after FLUSH_DELAY (a flood of output).
+FLUSH_BYTES = 1 << 20
+#: Bytes handed to the store's writer and not yet written, at most: past this the engine
+#: loop waits for the writer instead of holding a flood in memory.
+BACKLOG_BYTES = 8 << 20
 
 
 @dataclass(eq=False)
@@ -90,14 +96,22 @@ class RunRecorder:
         self.fields: dict[str, Any] = {}  # run fields to write with the next events
         self.last_seq = 0
         self.failed: StorageError | None = None
+        self.batch_bytes = 0
+        self.in_flight: collections.deque[tuple[concurrent.futures.Future[Any], int]] = collections.deque()
+        self.in_flight_bytes = 0
 
     def __call__(self, event: Event) -> None:
         if self.failed is not None:
             return
-        self.texts.extend(text for _, text in self.renderer.render(event))
-        self.rows.append((event.seq, event.type, event.time, json.dumps(event.data, default=str)))
+        texts = [text for _, text in self.renderer.render(event)]
+        row = (event.seq, event.type, event.time, json.dumps(event.data, default=str))
+        self.texts.extend(texts)
+        self.rows.append(row)
         self.last_seq = event.seq
-        if len(self.rows) == 1:
+        self.batch_bytes += len(row[3]) + sum(map(len, texts))
+        if self.batch_bytes >= FLUSH_BYTES:
+            self.flush()
+        elif len(self.rows) == 1:
             self.loop.call_later(FLUSH_DELAY, self.flush)
         self.metrics.events_written.inc()
 
@@ -106,15 +120,29 @@ class RunRecorder:
         if not self.rows:
             return None
         taken = self.rows, "".join(self.texts), self.last_seq
-        self.rows, self.texts = [], []
+        self.rows, self.texts, self.batch_bytes = [], [], 0
         return taken
 
     def flush(self) -> None:
+        size = self.batch_bytes
         events = self.take()
         if events is not None:
             fields, self.fields = self.fields, {}
             future = self.store.record(self.live.id, events=events, fields=fields)
             future.add_done_callback(self._written)
+            self._throttle(future, size)
+
+    def _throttle(self, future: concurrent.futures.Future[Any], size: int) -> None:
+        """Keep at most BACKLOG_BYTES queued for the writer: a flood waits for the disk
+        (a few ms per MB) instead of piling up in the service's memory."""
+        self.in_flight.append((future, size))
+        self.in_flight_bytes += size
+        while self.in_flight and (self.in_flight[0][0].done() or self.in_flight_bytes > BACKLOG_BYTES):
+            oldest, oldest_size = self.in_flight[0]
+            if not concurrent.futures.wait([oldest], timeout=1.0).done:
+                return  # the store is failing (it says so itself): never hold the loop for it
+            self.in_flight.popleft()
+            self.in_flight_bytes -= oldest_size
 
     def _written(self, future: concurrent.futures.Future[tuple[int, int]]) -> None:
         error = future.exception()
@@ -226,6 +254,10 @@ class RunExecutor:
             )
         options = NotebookOptions(
             parameters=req.parameters,
+            allow_unknown_parameters=req.allow_unknown_parameters,
+            kernel=req.kernel,
+            path=req.notebook_path,
+            origin=req.jenkins,
             timeout=req.timeout,
             cell_timeout=req.cell_timeout,
             allow_errors=req.allow_errors,

@@ -69,7 +69,17 @@ class AgentService:
         self._close_lost_runs()
         self._reap_orphans()
         self.engine = EngineLoop()
-        self.pool = WarmPool(settings.warm, self.work_root) if settings.warm else None
+        self.pool = (
+            WarmPool(
+                settings.warm,
+                self.work_root,
+                memory_budget=settings.warm_memory_mb * 1024 * 1024,
+                idle_timeout=settings.warm_idle_timeout,
+                room=lambda: settings.max_sessions - len(self.sessions.all()),
+            )
+            if settings.warm
+            else None
+        )
         self.sessions = SessionManager(
             self.work_root,
             pool=self.pool,
@@ -88,6 +98,9 @@ class AgentService:
     async def _start_background(self) -> None:
         if self.pool is not None:
             self.pool.fill()
+            self._shrinker = asyncio.ensure_future(
+                self.pool.shrink_when_idle(min(30.0, self.settings.warm_idle_timeout / 4))
+            )
         self._culler = asyncio.ensure_future(self._cull_forever())
 
     async def _cull_forever(self) -> None:
@@ -143,6 +156,8 @@ class AgentService:
 
         async def shutdown() -> None:
             self._culler.cancel()
+            if self.pool is not None:
+                self._shrinker.cancel()
             for live in self._live.values():
                 live.cancel.set()
             await self.sessions.close_all()
