@@ -116,7 +116,9 @@ def _delete_runs(conn: sqlite3.Connection, ids: list[str]) -> None:
 
 
 def reclaim(store: Store) -> None:
-    """Give freed pages back to the file system and empty the write-ahead log.
+    """Give freed pages back to the file system, and empty the write-ahead log if that
+    can be done at once (never waiting: live writes must not stall behind it; otherwise the
+    writer cuts the log back to its size limit at its next checkpoint).
 
     A database made before incremental vacuum was on is converted once (a full VACUUM).
     """
@@ -126,8 +128,9 @@ def reclaim(store: Store) -> None:
             conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             conn.execute("VACUUM")
         conn.executescript("PRAGMA incremental_vacuum;")  # run to the end (execute() stops at one page)
+        conn.execute("PRAGMA busy_timeout = 0")
         with contextlib.suppress(sqlite3.Error):
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
     finally:
         conn.close()
 

@@ -213,7 +213,7 @@ class Store:
         conn = self._writer_conn
         results: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:
-            conn.execute("BEGIN")
+            conn.execute("BEGIN IMMEDIATE")  # the write lock now: a read first must not go stale
             for func, future in batch:
                 try:
                     results.append((future, func(conn), None))
