@@ -20,11 +20,14 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from .lineage.tables import LINEAGE_SCHEMA, LineageRecords
+
 __all__ = ["SCHEMA_VERSION", "Store"]
 
 SCHEMA_VERSION = 1
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
@@ -97,6 +100,8 @@ CREATE TABLE IF NOT EXISTS audit (
     outcome TEXT NOT NULL
 );
 """
+    + LINEAGE_SCHEMA
+)
 
 #: Columns added to a table after its first release: (table, column, SQL type and default).
 #: A database made by an older version gets them at open; new tables go in SCHEMA above.
@@ -106,7 +111,7 @@ Write = Callable[[sqlite3.Connection], Any]
 _JSON_COLUMNS = ("parameters", "options", "jenkins", "kernel_info")
 
 
-class Store:
+class Store(LineageRecords):
     """The service's durable record. Thread-safe: call from any thread."""
 
     def __init__(self, data_dir: str | Path) -> None:
