@@ -171,6 +171,17 @@ def main() -> None:
     show_default=True,
     help="Output kept per cell in executed.ipynb.",
 )
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Record the run (lineage, metrics, reports) in the local data dir, for runs/show/diff/rerun.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    envvar="JENKINS_KERNEL_DATA_DIR",
+    help="With --record: the record's folder [default: the service's data dir].",
+)
 @output_options
 @server_options
 def run_command(
@@ -185,6 +196,8 @@ def run_command(
     output_dir: Path | None,
     cwd: str | None,
     max_output_bytes: int,
+    record: bool,
+    data_dir: str | None,
     quiet: bool,
     color: str,
     as_json: bool,
@@ -193,7 +206,8 @@ def run_command(
     retry_for: float,
     session_name: str | None,
 ) -> None:
-    """Run a whole NOTEBOOK; write executed.ipynb, junit.xml, report.html, summary.json.
+    """Run a whole NOTEBOOK; write executed.ipynb, junit.xml, report.html, summary.json,
+    metrics.json and metrics.csv.
 
     Exit codes: 0 succeeded, 1 a cell failed, 2 timed out, 3 the kernel died, 4 cancelled,
     5 rejected (bad notebook, unknown kernel, bad parameter).
@@ -223,7 +237,13 @@ def run_command(
             client = _client(server, token, retry_for, writer)
             exit_code = run_notebook_remote(client, notebook, session_name=session_name, **common)["exit_code"]
         else:
-            exit_code = run_notebook(notebook, max_output_bytes=max_output_bytes, **common).exit_code
+            from .server.config import default_data_dir
+
+            record_to = (data_dir or default_data_dir()) if record else None
+            result = run_notebook(notebook, max_output_bytes=max_output_bytes, record=record_to, **common)
+            exit_code = result.exit_code
+            if record_to is not None:
+                writer.note(f"recorded as run {result.lineage['run_id']} in {record_to}")
     except JenkinsKernelError as exc:
         _reject(exc, as_json)
     writer.note(f"reports in {out}/")
@@ -353,9 +373,11 @@ def serve_command(
 
 
 def _register_jenkins_group() -> None:
+    from .history_cli import register
     from .jenkins_cli import jenkins
 
     main.add_command(jenkins)
+    register(main)
 
 
 _register_jenkins_group()

@@ -15,6 +15,7 @@ from typing import Any
 
 from .client import Client
 from .engine.events import Event, Listener
+from .lineage.git import git_info
 from .notebook.loader import load_notebook
 from .notebook.parameters import collect_parameters
 
@@ -30,14 +31,18 @@ def run_notebook_remote(
     parameters: dict[str, Any] | None = None,
     parameters_file: str | Path | None = None,
     param_env: str | None = None,
+    notebook: Any = None,
     **options: Any,
 ) -> dict[str, Any]:
-    """Upload the notebook, follow its run, download its reports; the finished run."""
-    nb = load_notebook(path)
+    """Upload the notebook (with its repository's commit, taken here where the workspace
+    is), follow its run, download its reports; the finished run. ``notebook``: these
+    cells instead of the file's (a rerun), named as ``path``."""
+    nb = notebook if notebook is not None else load_notebook(path)
     body = {
         "notebook": nb,
         "notebook_name": Path(path).name,
         "parameters": collect_parameters(nb, parameters, parameters_file, param_env),
+        "git": git_info(path),
         **{k: v for k, v in options.items() if v not in (None, False)},
     }
     run = follow_run(client, client.start_run(body), listeners)

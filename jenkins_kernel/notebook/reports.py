@@ -24,6 +24,7 @@ from nbformat import NotebookNode
 
 from ..console import strip_ansi
 from ..engine.results import CellResult, RunResult
+from ..lineage.metrics import metrics_csv
 from .cells import cell_title
 
 __all__ = [
@@ -34,11 +35,12 @@ __all__ = [
     "write_html",
     "write_html_report",
     "write_junit",
+    "write_metrics",
     "write_reports",
     "write_summary",
 ]
 
-REPORT_FILES = ("executed.ipynb", "junit.xml", "report.html", "summary.json")
+REPORT_FILES = ("executed.ipynb", "junit.xml", "report.html", "summary.json", "metrics.json", "metrics.csv")
 FAILURE_TAG = "jenkins-kernel-failure"
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _MAX_SYSTEM_OUT = 64 * 1024
@@ -60,6 +62,7 @@ def write_reports(nb: NotebookNode, result: RunResult, output_dir: Path, name: s
     ]
     if html:
         paths.append(write_html(marked, output_dir / "report.html"))
+    paths += write_metrics(result, output_dir)
     files = [p.name for p in paths] + ([] if html else ["report.html"])
     paths.append(write_summary(result, output_dir / "summary.json", name, files))
     return paths
@@ -188,6 +191,8 @@ def _properties(result: RunResult) -> dict[str, str]:
         props["language"] = f"{result.kernel.language} {result.kernel.language_version}".strip()
     for key, value in result.parameters.items():
         props[f"parameter.{key}"] = json.dumps(value) if not isinstance(value, str) else value
+    for key, number in result.metrics.items():
+        props[f"metric.{key}"] = repr(number)
     return props
 
 
@@ -251,6 +256,14 @@ def write_html(nb: NotebookNode, path: Path) -> Path:
 
 
 # -- summary -----------------------------------------------------------------------------
+
+
+def write_metrics(result: RunResult, output_dir: Path) -> list[Path]:
+    """metrics.json (name to number) and metrics.csv (the Jenkins Plot plugin's shape)."""
+    return [
+        _atomic_write(output_dir / "metrics.json", json.dumps(result.metrics, indent=2, sort_keys=True) + "\n"),
+        _atomic_write(output_dir / "metrics.csv", metrics_csv(result.metrics)),
+    ]
 
 
 def write_summary(result: RunResult, path: Path, name: str, files: list[str]) -> Path:

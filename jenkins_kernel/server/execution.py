@@ -25,6 +25,8 @@ from ..engine.results import RunResult, finish_run
 from ..engine.runs import run_code
 from ..engine.sessions import ManagedSession, SessionManager
 from ..exceptions import JenkinsKernelError
+from ..lineage.metrics import MetricsCollector
+from ..lineage.record import save_lineage
 from ..notebook.images import ImageSaver
 from ..notebook.reports import write_html_report
 from ..notebook.runner import NotebookOptions, run_notebook_async
@@ -166,6 +168,7 @@ class RunExecutor:
             if await managed.kernel_session.exit_code() is not None and managed.status != "closed":
                 managed.status, managed.message = "dead", "the kernel died; restart the session"
             self.sessions.touch(managed, busy=False)
+            save_lineage(self.store, live.id, result, req.git)  # committed before the outcome
             await self._finish(live, result, artifacts, recorder)
             if managed.ephemeral:
                 await self.sessions.close(managed, grace=0.2)
@@ -176,8 +179,9 @@ class RunExecutor:
         grace = self.settings.interrupt_grace
         if req.kind == "code":
             live.images = ImageSaver(artifacts)
-            stream.listeners.insert(0, live.images)
-            return await run_code(
+            collector = MetricsCollector()
+            stream.listeners[:0] = [live.images, collector]
+            result = await run_code(
                 managed.kernel_session,
                 req.code or "",
                 stream,
@@ -185,6 +189,8 @@ class RunExecutor:
                 cancel=live.cancel,
                 interrupt_grace=grace,
             )
+            result.metrics = collector.metrics
+            return result
         options = NotebookOptions(
             parameters=req.parameters,
             timeout=req.timeout,

@@ -15,6 +15,7 @@ from typing import Any
 from nbformat import NotebookNode
 
 from ..exceptions import RejectedError
+from ..lineage.git import GIT_FIELDS
 from ..notebook.loader import notebook_kernel_name, parse_notebook
 
 __all__ = ["RUN_FIELDS", "Forbidden", "RunRequest", "check_cwd", "parse_run_request"]
@@ -33,6 +34,7 @@ RUN_FIELDS = {
     "cwd": "kernel working directory, inside the service's allowed roots (new sessions only)",
     "env": "extra environment variables for the kernel (new sessions only)",
     "jenkins": "the build this run belongs to: job_name, build_number, build_url, git_commit",
+    "git": "the notebook's repository, as the client saw it: commit, branch, remote, dirty",
 }
 JENKINS_FIELDS = ("job_name", "build_number", "build_url", "git_commit", "node_name", "step")
 
@@ -58,6 +60,7 @@ class RunRequest:
     cwd: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     jenkins: dict[str, Any] = field(default_factory=dict)
+    git: dict[str, Any] = field(default_factory=dict)
     input_sha256: str = ""
     fingerprint: str = ""  # of the whole request: a reused Idempotency-Key must come with the same one
 
@@ -69,7 +72,11 @@ class RunRequest:
         return notebook_kernel_name(self.notebook) if self.notebook is not None else None
 
     def options(self) -> dict[str, Any]:
-        return {"timeout": self.timeout, "cell_timeout": self.cell_timeout, "allow_errors": self.allow_errors}
+        """How the run was asked to run, kept so that ``rerun`` can ask the same."""
+        options = {"timeout": self.timeout, "cell_timeout": self.cell_timeout, "allow_errors": self.allow_errors}
+        if self.cwd:
+            options["cwd"] = self.cwd
+        return options
 
 
 def _bad(message: str, code: str = "bad_request", hint: str = "") -> RejectedError:
@@ -130,7 +137,7 @@ def parse_run_request(body: Any) -> RunRequest:
     req.cell_timeout = _seconds(body, "cell_timeout")
     req.allow_errors = bool(body.get("allow_errors", False))
     req.cwd = _string(body, "cwd")
-    for name in ("parameters", "env", "jenkins"):
+    for name in ("parameters", "env", "jenkins", "git"):
         value = body.get(name) or {}
         if not isinstance(value, dict):
             raise _bad(f"{name} must be a JSON object")
@@ -140,6 +147,7 @@ def parse_run_request(body: Any) -> RunRequest:
     if req.parameters and req.kind == "code":
         raise _bad("parameters apply to notebooks; set variables in the code instead")
     req.jenkins = {k: v for k, v in req.jenkins.items() if k in JENKINS_FIELDS and v not in (None, "")}
+    req.git = {k: v for k, v in req.git.items() if k in GIT_FIELDS and isinstance(v, (str, bool))}
     return req
 
 
