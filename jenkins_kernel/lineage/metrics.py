@@ -4,7 +4,7 @@ A notebook records metrics by displaying a JSON bundle of the MIME type
 ``application/vnd.jenkins-kernel.metrics+json``: a flat mapping of name to number.
 Notebooks written for papermill work unchanged: scrapbook's ``sb.glue`` scraps
 (``application/scrapbook.scrap.<encoder>+json``, a payload ``{name, data, encoder,
-version}``) and papermill's older ``pm.record`` (``application/papermill.record/json``,
+version}``) and papermill's older ``pm.record`` (``application/papermill.record+json``,
 a mapping) are read too. Only numbers are metrics; a later value of a name wins.
 """
 
@@ -22,7 +22,7 @@ __all__ = ["METRICS_MIME", "MetricsCollector", "metrics_csv", "metrics_from_bund
 
 METRICS_MIME = "application/vnd.jenkins-kernel.metrics+json"
 SCRAP_PREFIX = "application/scrapbook.scrap."
-PAPERMILL_RECORD = "application/papermill.record/json"
+PAPERMILL_RECORD = "application/papermill.record+json"
 
 
 def _number(value: Any) -> float | int | None:
