@@ -5,12 +5,25 @@ different learning rate and an input file whose bytes changed but whose rows did
 
 from __future__ import annotations
 
+import asyncio
 import json
+import runpy
 import shutil
 
 import pytest
 
+from click.testing import CliRunner
+
+from jenkins_kernel.cli import main
+
 from conftest import ROOT, jk, needs_kernel
+
+
+def cli(*args: str) -> str:
+    """A read-only command in this process (no interpreter to start): its stdout."""
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +39,7 @@ def trained(tmp_path_factory):
         f.write("\n")  # other bytes, same rows: the metrics move with the parameter only
     second = jk("run", "train.ipynb", "-p", "learning_rate", "0.1", "-o", "out2", *common, cwd=work)
     assert second.returncode == 0, second.stderr
-    listed = jk("runs", "--json", "--data-dir", str(data), cwd=work)
-    runs = json.loads(listed.stdout)
+    runs = json.loads(cli("runs", "--json", "--data-dir", str(data)))
     assert [r["parameters"]["learning_rate"] for r in runs] == [0.1, 0.05]  # newest first
     return work, data, runs[1]["id"], runs[0]["id"]
 
@@ -35,7 +47,7 @@ def trained(tmp_path_factory):
 @needs_kernel("python3")
 def test_diff_names_exactly_the_parameter_the_changed_input_and_the_metric_deltas(trained):
     work, data, a, b = trained
-    diff = json.loads(jk("diff", a, b, "--json", "--data-dir", str(data), cwd=work).stdout)
+    diff = json.loads(cli("diff", a, b, "--json", "--data-dir", str(data)))
     assert diff["parameters"] == {"added": {}, "removed": {}, "changed": {"learning_rate": [0.05, 0.1]}}
     assert list(diff["files"]["changed"]) == ["read:train_data.csv"]
     assert not diff["files"]["added"] and not diff["files"]["removed"]
@@ -45,7 +57,7 @@ def test_diff_names_exactly_the_parameter_the_changed_input_and_the_metric_delta
     assert metrics and set(metrics) <= {"test_rmse", "w", "b"} and not diff["metrics"]["added"]
     for change in metrics.values():
         assert change["delta"] == pytest.approx(change["to"] - change["from"])
-    text = jk("diff", a[:8], b[:8], "--data-dir", str(data), cwd=work).stdout
+    text = cli("diff", a[:8], b[:8], "--data-dir", str(data))
     assert "~ learning_rate: 0.05 -> 0.1" in text
     assert "~ read:train_data.csv: sha256" in text
     for name, change in metrics.items():
@@ -55,14 +67,14 @@ def test_diff_names_exactly_the_parameter_the_changed_input_and_the_metric_delta
 @needs_kernel("python3")
 def test_show_tells_code_environment_inputs_and_metrics_of_a_run(trained):
     work, data, a, _ = trained
-    doc = json.loads(jk("show", a, "--json", "--data-dir", str(data), cwd=work).stdout)
+    doc = json.loads(cli("show", a, "--json", "--data-dir", str(data)))
     assert doc["code"]["parameters"]["learning_rate"] == 0.05
     assert doc["environment"]["packages"]["ipykernel"]
     assert doc["system"]["machine"] and doc["system"]["service_version"]
     assert [f["path"] for f in doc["files"]] == ["train_data.csv"]  # never the notebook or its reports
     assert set(doc["metrics"]) == {"test_rmse", "w", "b"}
     assert {"executed.ipynb", "metrics.json", "input.ipynb"} <= {x["name"] for x in doc["artifacts"]}
-    text = jk("show", a, "--data-dir", str(data), cwd=work).stdout
+    text = cli("show", a, "--data-dir", str(data))
     assert "learning_rate = 0.05" in text and "train_data.csv" in text and "test_rmse" in text
 
 
@@ -77,3 +89,10 @@ def test_rerun_reproduces_the_metrics_and_says_the_input_differs(trained):
     assert "~ read:train_data.csv" in proc.stdout
     original = json.loads((work / "out1" / "metrics.json").read_text())
     assert json.loads((work / "again" / "metrics.json").read_text()) == original
+
+
+@needs_kernel("python3")
+def test_the_environment_cache_refreshes_after_pip_install_into_the_kernels_environment(capsys):
+    bench = runpy.run_path(str(ROOT / "benchmarks" / "bench_lineage.py"))  # a kernel, a real pip install
+    asyncio.run(bench["main"](1))
+    assert "refreshed=True, jk-bench-probe=1.0" in capsys.readouterr().out

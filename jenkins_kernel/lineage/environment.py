@@ -102,21 +102,29 @@ class EnvironmentCache:
         except OSError:
             pass  # a read-only home: the memory cache still works
 
-    def get(self, kernel: str, language: str, folders: list[str]) -> Environment:
-        """The environment of ``kernel`` whose packages live in ``folders``. The kernel's
-        and language's versions are the run's ``kernel_info``, not part of this."""
+    def cached(self, kernel: str, language: str, folders: list[str]) -> Environment | None:
+        """The environment if the folders have not changed since it was read (a few stats)."""
         key = json.dumps([kernel, language, _stamp(folders)])
         with self._lock:
             entry = self._load().get(key)
-        if entry is None:
-            self.misses += 1
-            packages = read_packages(language, folders)
-            entry = {"packages": packages, "sha256": environment_sha256(language, packages)}
-            with self._lock:
-                self._load()[key] = entry
-                entry["used"] = len(self._load())
-                self._save()
-        return Environment(kernel, language, dict(entry["packages"]), entry["sha256"])
+        return Environment(kernel, language, dict(entry["packages"]), entry["sha256"]) if entry else None
+
+    def get(self, kernel: str, language: str, folders: list[str]) -> Environment:
+        """The environment of ``kernel`` whose packages live in ``folders``. The kernel's
+        and language's versions are the run's ``kernel_info``, not part of this."""
+        found = self.cached(kernel, language, folders)
+        if found is not None:
+            return found
+        key = json.dumps([kernel, language, _stamp(folders)])
+        self.misses += 1
+        packages = read_packages(language, folders)
+        entry = {"packages": packages, "sha256": environment_sha256(language, packages)}
+        with self._lock:
+            entries = self._load()
+            entries[key] = entry
+            entry["used"] = max((e.get("used", 0) for e in entries.values()), default=0) + 1
+            self._save()
+        return Environment(kernel, language, dict(packages), entry["sha256"])
 
 
 # -- reading package sets ------------------------------------------------------------------

@@ -25,9 +25,12 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def file_record(path: str | Path, direction: str, name: str | None = None) -> dict[str, Any] | None:
+def file_record(
+    path: str | Path, direction: str, name: str | None = None, *, cached_only: bool = False
+) -> dict[str, Any] | None | bool:
     """``{direction, path, size, sha256}`` of a regular file (None if it is gone);
-    ``name`` is how the record names it (a path relative to the run's folder)."""
+    ``name`` is how the record names it (a path relative to the run's folder). With
+    ``cached_only``, False instead of reading a file not hashed before."""
     try:
         st = os.stat(path)
     except OSError:
@@ -40,6 +43,8 @@ def file_record(path: str | Path, direction: str, name: str | None = None) -> di
         if digest is not None:
             _hashes.move_to_end(key)
     if digest is None:
+        if cached_only:
+            return False
         try:
             digest = sha256_file(path)
         except OSError:

@@ -55,6 +55,8 @@ def __jk_setup():
 __jk_setup()
 del __jk_setup
 """
+#: The same, once the hook is in this kernel process: clearing the set is all there is to do.
+_RESET = "__import__('sys')._jenkins_kernel_reads.clear()"
 _PROBE = {"jk_path": "__import__('json').dumps([__import__('sys').path, __import__('os').getcwd()])"}
 _FETCH = {"jk_reads": "__import__('json').dumps(sorted(__import__('sys')._jenkins_kernel_reads))"}
 
@@ -118,13 +120,20 @@ class RunLineage:
         language = session.spec.language or ""
         python_path = None
         if language.lower() == "python":
-            probed = await _silent(session, _SETUP, _PROBE)
+            installed = getattr(session, "_jk_audit_hook", None) == session.started_at
+            probed = await _silent(session, _RESET, _PROBE) if installed else {}
+            if "jk_path" not in probed:  # a new (or restarted) kernel process
+                probed = await _silent(session, _SETUP, _PROBE)
+                session._jk_audit_hook = session.started_at  # type: ignore[attr-defined]
             if "jk_path" in probed:
                 python_path, self.cwd = probed["jk_path"]
                 self.tracing = True
         argv = kernel_argv(session.spec.resource_dir)
         folders = folders_for(language, argv, python_path=python_path, cwd=self.cwd)
-        self.environment = await asyncio.to_thread(environment_cache().get, session.kernel_name, language, folders)
+        cache = environment_cache()
+        self.environment = cache.cached(session.kernel_name, language, folders) or await asyncio.to_thread(
+            cache.get, session.kernel_name, language, folders
+        )
 
     async def finish(self) -> None:
         """Fetch and hash the files the notebook read (Python kernels)."""
@@ -135,16 +144,19 @@ class RunLineage:
         except Exception:
             log.exception("the files read by the run could not be fetched")
             return
-        self.files = await asyncio.to_thread(self._hash_reads, reads)
+        files = self._hash_reads(reads, cached_only=True)  # no thread hop when nothing changed
+        self.files = files if files is not None else await asyncio.to_thread(self._hash_reads, reads)
 
-    def _hash_reads(self, reads: list[str]) -> list[dict[str, Any]]:
+    def _hash_reads(self, reads: list[str], cached_only: bool = False) -> list[dict[str, Any]] | None:
         root = Path(os.path.realpath(self.cwd))
         records = []
         for raw in reads:
             path = Path(os.path.realpath(raw))
             if root not in path.parents or self._excluded(path):
                 continue
-            record = file_record(path, "read", path.relative_to(root).as_posix())
+            record = file_record(path, "read", path.relative_to(root).as_posix(), cached_only=cached_only)
+            if record is False:
+                return None
             if record is not None:
                 records.append(record)
         return records
