@@ -11,7 +11,6 @@ import runpy
 import shutil
 
 import pytest
-
 from click.testing import CliRunner
 
 from jenkins_kernel.cli import main
@@ -46,7 +45,7 @@ def trained(tmp_path_factory):
 
 @needs_kernel("python3")
 def test_diff_names_exactly_the_parameter_the_changed_input_and_the_metric_deltas(trained):
-    work, data, a, b = trained
+    _, data, a, b = trained
     diff = json.loads(cli("diff", a, b, "--json", "--data-dir", str(data)))
     assert diff["parameters"] == {"added": {}, "removed": {}, "changed": {"learning_rate": [0.05, 0.1]}}
     assert list(diff["files"]["changed"]) == ["read:train_data.csv"]
@@ -66,7 +65,7 @@ def test_diff_names_exactly_the_parameter_the_changed_input_and_the_metric_delta
 
 @needs_kernel("python3")
 def test_show_tells_code_environment_inputs_and_metrics_of_a_run(trained):
-    work, data, a, _ = trained
+    _, data, a, _ = trained
     doc = json.loads(cli("show", a, "--json", "--data-dir", str(data)))
     assert doc["code"]["parameters"]["learning_rate"] == 0.05
     assert doc["environment"]["packages"]["ipykernel"]

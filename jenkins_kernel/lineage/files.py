@@ -27,7 +27,7 @@ def sha256_file(path: str | Path) -> str:
 
 def file_record(
     path: str | Path, direction: str, name: str | None = None, *, cached_only: bool = False
-) -> dict[str, Any] | None | bool:
+) -> dict[str, Any] | bool | None:
     """``{direction, path, size, sha256}`` of a regular file (None if it is gone);
     ``name`` is how the record names it (a path relative to the run's folder). With
     ``cached_only``, False instead of reading a file not hashed before."""
