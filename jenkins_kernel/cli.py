@@ -182,6 +182,12 @@ def main() -> None:
     envvar="JENKINS_KERNEL_DATA_DIR",
     help="With --record: the record's folder [default: the service's data dir].",
 )
+@click.option(
+    "--mlflow-tracking-uri",
+    metavar="URI",
+    envvar="JENKINS_KERNEL_MLFLOW_TRACKING_URI",
+    help="Also log the run to MLflow: params, metrics, tags, executed.ipynb, report.html (jenkins-kernel[mlflow]).",
+)
 @output_options
 @server_options
 def run_command(
@@ -198,6 +204,7 @@ def run_command(
     max_output_bytes: int,
     record: bool,
     data_dir: str | None,
+    mlflow_tracking_uri: str | None,
     quiet: bool,
     color: str,
     as_json: bool,
@@ -235,19 +242,34 @@ def run_command(
             from .remote import run_notebook_remote
 
             client = _client(server, token, retry_for, writer)
-            exit_code = run_notebook_remote(client, notebook, session_name=session_name, **common)["exit_code"]
+            run = run_notebook_remote(client, notebook, session_name=session_name, **common)
+            exit_code, run_id = run["exit_code"], run["id"]
         else:
             from .server.config import default_data_dir
 
             record_to = (data_dir or default_data_dir()) if record else None
             result = run_notebook(notebook, max_output_bytes=max_output_bytes, record=record_to, **common)
-            exit_code = result.exit_code
+            exit_code, run_id = result.exit_code, result.lineage.get("run_id")
             if record_to is not None:
-                writer.note(f"recorded as run {result.lineage['run_id']} in {record_to}")
+                writer.note(f"recorded as run {run_id} in {record_to}")
+        if mlflow_tracking_uri:
+            _export_to_mlflow(mlflow_tracking_uri, out, notebook, run_id, writer)
     except JenkinsKernelError as exc:
         _reject(exc, as_json)
     writer.note(f"reports in {out}/")
     sys.exit(exit_code)
+
+
+def _export_to_mlflow(uri: str, reports: Path, notebook: Path, run_id: str | None, writer: ConsoleWriter) -> None:
+    """Log the finished run to MLflow; a failure is said, the run's exit code stays."""
+    from .lineage.git import git_info
+    from .lineage.mlflow_export import export_run
+
+    try:
+        mlflow_id = export_run(uri, reports, git=git_info(notebook), run_id=run_id)
+        writer.note(f"logged to MLflow as run {mlflow_id} at {uri}")
+    except Exception as exc:
+        writer.note(f"warning: the run could not be logged to MLflow at {uri}: {exc}")
 
 
 @main.command("exec")

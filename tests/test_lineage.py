@@ -36,7 +36,9 @@ def trained(tmp_path_factory):
     assert first.returncode == 0, first.stderr
     with open(work / "train_data.csv", "a") as f:
         f.write("\n")  # other bytes, same rows: the metrics move with the parameter only
-    second = jk("run", "train.ipynb", "-p", "learning_rate", "0.1", "-o", "out2", *common, cwd=work)
+    mlflow = ["--mlflow-tracking-uri", (work / "mlruns").as_uri()]
+    env = {"MLFLOW_ALLOW_FILE_STORE": "true", "BUILD_URL": "https://ci.example/job/train/7/"}
+    second = jk("run", "train.ipynb", "-p", "learning_rate", "0.1", "-o", "out2", *common, *mlflow, cwd=work, env=env)
     assert second.returncode == 0, second.stderr
     runs = json.loads(cli("runs", "--json", "--data-dir", str(data)))
     assert [r["parameters"]["learning_rate"] for r in runs] == [0.1, 0.05]  # newest first
@@ -95,3 +97,23 @@ def test_the_environment_cache_refreshes_after_pip_install_into_the_kernels_envi
     bench = runpy.run_path(str(ROOT / "benchmarks" / "bench_lineage.py"))  # a kernel, a real pip install
     asyncio.run(bench["main"](1))
     assert "refreshed=True, jk-bench-probe=1.0" in capsys.readouterr().out
+
+
+@needs_kernel("python3")
+def test_the_mlflow_export_reads_back_with_params_metrics_tags_and_artifacts(trained, monkeypatch):
+    work, data, _, b = trained
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=(work / "mlruns").as_uri())
+    experiment = client.get_experiment_by_name("train")
+    (run,) = client.search_runs([experiment.experiment_id])
+    metrics = json.loads(cli("show", b, "--json", "--data-dir", str(data)))
+    assert run.data.params == {"learning_rate": "0.1"}
+    assert run.data.metrics == pytest.approx(metrics["metrics"])
+    tags = run.data.tags
+    assert tags["jenkins_kernel.run_id"] == b and tags["jenkins_kernel.kernel"] == "python3"
+    assert tags["jenkins_kernel.environment_sha256"] == metrics["environment"]["sha256"]
+    assert tags["jenkins.build_url"] == "https://ci.example/job/train/7/"
+    assert run.info.status == "FINISHED"
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"executed.ipynb", "report.html"}

@@ -268,4 +268,5 @@ def write_metrics(result: RunResult, output_dir: Path) -> list[Path]:
 
 def write_summary(result: RunResult, path: Path, name: str, files: list[str]) -> Path:
     summary: dict[str, Any] = {"notebook": name, **result.to_dict(), "files": [*files, path.name]}
+    summary["environment_sha256"] = (result.lineage.get("environment") or {}).get("sha256")
     return _atomic_write(path, json.dumps(summary, indent=2, default=str) + "\n")

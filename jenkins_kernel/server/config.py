@@ -42,6 +42,7 @@ class Settings:
     idempotency_ttl: float = 24 * 3600.0
     interrupt_grace: float = 3.0
     default_kernel: str = "python3"
+    mlflow_tracking_uri: str = ""
 
 
 SETTINGS_HELP = {
@@ -61,6 +62,7 @@ SETTINGS_HELP = {
     "idempotency_ttl": "Seconds an Idempotency-Key is remembered.",
     "interrupt_grace": "Seconds a kernel has to stop after an interrupt before it is restarted.",
     "default_kernel": "Kernel of a run that names neither kernel nor session.",
+    "mlflow_tracking_uri": "Also log every notebook run to this MLflow tracking URI (needs jenkins-kernel[mlflow]).",
 }
 
 

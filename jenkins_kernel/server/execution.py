@@ -255,8 +255,25 @@ class RunExecutor:
             await asyncio.to_thread(write_html_report, executed, result, artifacts)
         except Exception:
             log.exception("report.html of run %s could not be written", run_id)
+        if self.settings.mlflow_tracking_uri:
+            await asyncio.to_thread(self._export_to_mlflow, run_id, artifacts)
         files = await asyncio.to_thread(index_files, artifacts)
         await asyncio.wrap_future(self.store.record(run_id, artifacts=files))
+
+    def _export_to_mlflow(self, run_id: str, artifacts: Path) -> None:
+        from ..lineage.mlflow_export import export_run
+
+        run = self.store.get_run(run_id) or {}
+        try:
+            export_run(
+                self.settings.mlflow_tracking_uri,
+                artifacts,
+                git=self.store.lineage_for(run_id)["git"],
+                jenkins=run.get("jenkins"),
+                run_id=run_id,
+            )
+        except Exception:
+            log.exception("run %s could not be logged to MLflow", run_id)
 
 
 async def _first(awaitable: Any, cancel: asyncio.Event) -> bool:
