@@ -26,7 +26,9 @@ Emit = Callable[..., Any]
 LIVENESS_INTERVAL = 0.25
 #: Seconds between interrupts while a stopped cell has not answered.
 RESEND = 0.4
-#: After the reply, how long IOPub may stay silent before we stop waiting for "idle".
+#: After the reply, how long IOPub may stay silent before we stop waiting for "idle"
+#: (counted from the reply or the last message, whichever came later). A kernel flushing a
+#: flood serializes it for seconds before the reply and sends it just after.
 IOPUB_QUIET = 5.0
 STDIN_HINT = (
     "stdin is not available in a jenkins-kernel run: a cell cannot ask for input; "
@@ -68,6 +70,7 @@ class _Progress:
     busy_at: float | None = None  # when the kernel said it was busy with this cell
     input_seen: bool = False  # execute_input: the kernel is about to run the user's code
     last_message: float = field(default_factory=time.monotonic)
+    reply_at: float | None = None  # when the watch loop first saw the execute_reply
 
 
 async def execute_cell(
@@ -147,7 +150,8 @@ async def _watch(
         if earliest is not None and time.monotonic() >= earliest.at and not pump.done():
             return earliest.reason
         if reply.done() and not pump.done():
-            if time.monotonic() - progress.last_message > IOPUB_QUIET:
+            progress.reply_at = progress.reply_at or time.monotonic()
+            if time.monotonic() - max(progress.last_message, progress.reply_at) > IOPUB_QUIET:
                 return None  # the reply came and IOPub fell silent: do not wait forever
             continue
         if not pump.done() and await session.exit_code() is not None:
