@@ -105,3 +105,24 @@ def test_files_a_python_notebook_reads_are_recorded_with_their_hashes(svc, tmp_p
     assert [c["execution_count"] for c in executed["cells"]] == [1, 2]  # the set-up never shows
     log = svc.request("GET", f"/api/v1/runs/{run['id']}/log")[2]
     assert "jenkins_kernel_reads" not in json.dumps(executed) and b"jk_setup" not in log
+
+
+@needs_kernel("python3")
+def test_rerun_on_the_service_warns_of_a_changed_input_and_ends_with_the_diff(svc):
+    from conftest import jk
+    from service import TOKEN
+
+    work = svc.allowed / "rerun"
+    work.mkdir()
+    (work / "data.txt").write_text("3\n")
+    source = f"n = int(open('data.txt').read())\ndisplay({{'{METRICS}': {{'n': n}}}}, raw=True)"
+    run = run_notebook(svc, "python3", "k = 1", source, notebook_name="again.ipynb", cwd=str(work))
+    (work / "data.txt").write_text("3\n\n")  # other bytes, same number
+    env = {"JENKINS_KERNEL_URL": svc.url, "JENKINS_KERNEL_TOKEN": TOKEN}
+    proc = jk("rerun", run["id"][:10], "-q", "-o", "again", cwd=svc.allowed, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: the input data.txt differs" in proc.stderr and "environment" not in proc.stderr
+    assert f"diff {run['id'][:12]} -> " in proc.stdout and "~ read:data.txt" in proc.stdout
+    assert "metrics: same" in proc.stdout and "parameters: same" in proc.stdout
+    rerun = svc.request("GET", "/api/v1/runs?limit=1")[2]["runs"][0]
+    assert rerun["kernel"] == "python3" and rerun["input_sha256"] == run["input_sha256"]
