@@ -42,6 +42,18 @@ def _history(server: str | None, token: str | None, data_dir: str | None) -> Any
     return LocalHistory(data_dir or default_data_dir())
 
 
+def _read(server: str | None, token: str | None, data_dir: str | None, read: Any) -> Any:
+    """``read(history)``; a rejected request exits with its message and code."""
+    try:
+        history = _history(server, token, data_dir)
+        try:
+            return read(history)
+        finally:
+            history.close()
+    except JenkinsKernelError as exc:
+        _fail(exc)
+
+
 def _fail(exc: JenkinsKernelError) -> None:
     click.echo(f"[jenkins-kernel] {exc.status.value}: {exc.message}", err=True)
     if exc.hint:
@@ -71,12 +83,9 @@ def runs_command(
     """List recorded runs, newest first."""
     from .lineage.render import render_runs
 
-    try:
-        history = _history(server, token, data_dir)
-        rows = history.runs(status=status, kernel=kernel, job=job, session=session, limit=limit)
-        history.close()
-    except JenkinsKernelError as exc:
-        _fail(exc)
+    rows = _read(
+        server, token, data_dir, lambda h: h.runs(status=status, kernel=kernel, job=job, session=session, limit=limit)
+    )
     click.echo(json.dumps(rows, indent=2, default=str) if as_json else render_runs(rows), nl=as_json)
 
 
@@ -88,12 +97,7 @@ def show_command(run_id: str, as_json: bool, server: str | None, token: str | No
     """Everything recorded about RUN (an id, or a unique prefix of one)."""
     from .lineage.render import render_show
 
-    try:
-        history = _history(server, token, data_dir)
-        doc = history.document(run_id)
-        history.close()
-    except JenkinsKernelError as exc:
-        _fail(exc)
+    doc = _read(server, token, data_dir, lambda h: h.document(run_id))
     click.echo(json.dumps(doc, indent=2) if as_json else render_show(doc), nl=as_json)
 
 
@@ -109,12 +113,7 @@ def diff_command(
     from .lineage.document import diff_documents
     from .lineage.render import render_diff
 
-    try:
-        history = _history(server, token, data_dir)
-        diff = diff_documents(history.document(run_a), history.document(run_b))
-        history.close()
-    except JenkinsKernelError as exc:
-        _fail(exc)
+    diff = _read(server, token, data_dir, lambda h: diff_documents(h.document(run_a), h.document(run_b)))
     click.echo(json.dumps(diff, indent=2) if as_json else render_diff(diff), nl=as_json)
 
 
