@@ -5,7 +5,8 @@ A notebook records metrics by displaying a JSON bundle of the MIME type
 Notebooks written for papermill work unchanged: scrapbook's ``sb.glue`` scraps
 (``application/scrapbook.scrap.<encoder>+json``, a payload ``{name, data, encoder,
 version}``) and papermill's older ``pm.record`` (``application/papermill.record+json``,
-a mapping) are read too. Only numbers are metrics; a later value of a name wins.
+a mapping) are read too (shapes as scrapbook 0.5.0's ``glue`` writes and its reader
+reads them). Only numbers are metrics; a later value of a name wins.
 """
 
 from __future__ import annotations
