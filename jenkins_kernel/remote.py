@@ -16,6 +16,7 @@ from typing import Any
 from .client import Client
 from .engine.events import Event, Listener
 from .lineage.git import git_info
+from .notebook.files import clean_output_dir
 from .notebook.loader import load_notebook
 from .notebook.parameters import collect_parameters
 
@@ -34,17 +35,29 @@ def run_notebook_remote(
     notebook: Any = None,
     **options: Any,
 ) -> dict[str, Any]:
-    """Upload the notebook (with its repository's commit, taken here where the workspace
-    is), follow its run, download its reports; the finished run. ``notebook``: these
-    cells instead of the file's (a rerun), named as ``path``."""
+    """Upload the notebook, follow its run, download its reports; the finished run.
+
+    The output folder is cleaned of the previous run's files as in embedded mode, and the
+    request carries what embedded mode knows locally: the notebook's relative path (JUnit
+    classname), the Jenkins build from the environment, and the notebook repository's git
+    commit (taken here, where the workspace is). ``notebook``: these cells instead of the
+    file's (a rerun), named as ``path``.
+    """
+    from .local import notebook_path, origin_from_env
+
     nb = notebook if notebook is not None else load_notebook(path)
     body = {
         "notebook": nb,
         "notebook_name": Path(path).name,
+        "notebook_path": notebook_path(path),
         "parameters": collect_parameters(nb, parameters, parameters_file, param_env),
         "git": git_info(path),
         **{k: v for k, v in options.items() if v not in (None, False)},
     }
+    origin = origin_from_env()
+    if origin and "jenkins" not in body:
+        body["jenkins"] = origin
+    clean_output_dir(output_dir)
     run = follow_run(client, client.start_run(body), listeners)
     for artifact in client.artifacts(run["id"]):
         if not artifact["name"].startswith("input."):
@@ -65,7 +78,13 @@ def follow_run(client: Client, run: dict[str, Any], listeners: Iterable[Listener
             event = Event.from_dict(raw)
             for listener in listeners:
                 listener(event)
-    return client.get_run(run["id"])
+    run = client.get_run(run["id"])
+    if run.get("dashboard_url"):  # the run's page, for a person reading the build log
+        for listener in listeners:
+            note = getattr(listener, "note", None)
+            if note is not None:
+                note(f"dashboard: {run['dashboard_url']}")
+    return run
 
 
 @contextlib.contextmanager
