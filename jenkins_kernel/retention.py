@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .lineage.tables import RUN_TABLES
 from .store import Store
 
 __all__ = ["PruneReport", "prune"]
@@ -110,7 +111,7 @@ def _old_runs(reader: sqlite3.Connection, cutoff: float | None, max_runs: int) -
 
 def _delete_runs(conn: sqlite3.Connection, ids: list[str]) -> None:
     marks = ", ".join("?" for _ in ids)
-    for table in ("events", "artifacts", "idempotency"):
+    for table in ("events", "artifacts", "idempotency", *RUN_TABLES):
         conn.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", ids)
     conn.execute(f"DELETE FROM runs WHERE id IN ({marks}) AND status NOT IN ('queued', 'running')", ids)
 
