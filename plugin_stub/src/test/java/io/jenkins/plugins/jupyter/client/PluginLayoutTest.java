@@ -108,7 +108,8 @@ public class PluginLayoutTest {
                 glue.append(Files.readString(f));
             }
         }
-        String deps = pom.substring(pom.indexOf("<dependencies>"), pom.indexOf("</dependencies>"));
+        String direct = pom.substring(pom.indexOf("</dependencyManagement>"));
+        String deps = direct.substring(direct.indexOf("<dependencies>"), direct.indexOf("</dependencies>"));
         Matcher artifact = Pattern.compile("<artifactId>([^<]+)</artifactId>").matcher(deps);
         int count = 0;
         while (artifact.find()) {
