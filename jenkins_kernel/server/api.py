@@ -160,6 +160,13 @@ QUERY: dict[str, dict[str, Field]] = {
     "run_events": {"after": OFFSET, "wait": WAIT, "limit": Number(1, 5000, integer=True)},
     "run_log": {"start": OFFSET, "wait": WAIT},
     "run_stream": {"after": OFFSET},
+    "metric_series": {
+        "name": Text(min_length=0, max_length=200),
+        "job": Text(min_length=0, max_length=2048),
+        "notebook": Text(min_length=0, max_length=1024),
+        "limit": Number(1, 10000, integer=True),
+    },
+    "environment": {"cwd": Text(min_length=0, max_length=4096)},
 }
 IDEMPOTENCY_KEY = Text(max_length=200, pattern=r"[\x21-\x7e]+", help="1 to 200 printable ASCII characters")
 
@@ -318,6 +325,28 @@ def run_stream(id: str) -> Response:
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+@api.get("/runs/<id>/lineage")
+def run_lineage(id: str) -> Response:
+    return jsonify(service().lineage(id))
+
+
+@api.get("/metrics")
+def metric_series() -> Response:
+    args = query("metric_series")
+    series = service().store.metric_series(
+        name=args.get("name") or None,
+        job=args.get("job") or None,
+        notebook=args.get("notebook") or None,
+        limit=args.get("limit", 100),
+    )
+    return jsonify({"metrics": series})
+
+
+@api.get("/environments/<kernel>")
+def environment(kernel: str) -> Response:
+    return jsonify(service().current_environment(kernel, query("environment").get("cwd") or None))
 
 
 @api.get("/runs/<id>/artifacts")

@@ -59,6 +59,8 @@ class Settings:
         data_dir = Path(self.data_dir)
         return Path(self.work_dir) if self.work_dir else data_dir.with_name(data_dir.name + "-sessions")
 
+    mlflow_tracking_uri: str = ""
+
 
 SETTINGS_HELP = {
     "host": "Address to bind; anything but loopback needs tokens (never --no-auth).",
@@ -88,6 +90,7 @@ SETTINGS_HELP = {
     "work_dir": "Where sessions get their scratch folders [DATA_DIR-sessions, beside the data dir, not in it].",
     "kernel_user": "Run kernels as this Unix user (the service must run as root); cells then cannot read the data dir.",
     "kernel_env": "Variables every kernel gets, {NAME: value}, on top of the allowlist of the service's own.",
+    "mlflow_tracking_uri": "Also log every notebook run to this MLflow tracking URI (needs jenkins-kernel[mlflow]).",
 }
 
 

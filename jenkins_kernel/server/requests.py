@@ -15,6 +15,7 @@ from typing import Any
 from nbformat import NotebookNode
 
 from ..exceptions import RejectedError
+from ..lineage.git import GIT_FIELDS
 from ..notebook.loader import notebook_kernel_name, parse_notebook
 from ..notebook.parameters import check_parameters
 from ..notebook.translators import NAME_PATTERN
@@ -38,6 +39,7 @@ RUN_FIELDS = {
     "cwd": "kernel working directory, inside the service's allowed roots (new sessions only)",
     "env": "extra environment variables for the kernel (new sessions only)",
     "jenkins": "the build this run belongs to: job_name, build_number, build_url, git_commit",
+    "git": "the notebook's repository, as the client saw it: commit, branch, remote, dirty",
 }
 
 
@@ -64,6 +66,7 @@ class RunRequest:
     cwd: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     jenkins: dict[str, Any] = field(default_factory=dict)
+    git: dict[str, Any] = field(default_factory=dict)
     input_sha256: str = ""
     fingerprint: str = ""  # of the whole request: a reused Idempotency-Key must come with the same one
 
@@ -75,9 +78,12 @@ class RunRequest:
         return notebook_kernel_name(self.notebook) if self.notebook is not None else None
 
     def options(self) -> dict[str, Any]:
+        """How the run was asked to run, kept so that ``rerun`` can ask the same."""
         options = {"timeout": self.timeout, "cell_timeout": self.cell_timeout, "allow_errors": self.allow_errors}
         if self.allow_unknown_parameters:
             options["allow_unknown_parameters"] = True
+        if self.cwd:
+            options["cwd"] = self.cwd
         return options
 
 
@@ -153,6 +159,25 @@ class _Notebook(Field):
         return value
 
 
+@dataclass(frozen=True)
+class _Git(Field):
+    """The notebook's repository as the client saw it: texts, and ``dirty`` a boolean."""
+
+    def check(self, name: str, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise bad_field(name, "must be an object")
+        unknown = sorted(set(value) - set(GIT_FIELDS))
+        if unknown:
+            raise bad_field(name, f"unknown key(s) {', '.join(repr(u)[:40] for u in unknown[:5])}")
+        checked = {}
+        for key, item in value.items():
+            if item is None:
+                continue
+            field_ = Flag() if key == "dirty" else _JENKINS_TEXT
+            checked[key] = field_.check(f"{name}.{key}", item)
+        return checked
+
+
 #: POST /runs: every field, its rule and what it means (the OpenAPI document says the same).
 RUN_SPEC: dict[str, Field] = {
     "code": Text(min_length=0, max_length=2**31, allow_nul=True, help="the code of one cell"),
@@ -176,6 +201,7 @@ RUN_SPEC: dict[str, Field] = {
     "cwd": PATH,
     "env": ENV,
     "jenkins": _Jenkins(),
+    "git": _Git(),
 }
 #: POST /sessions.
 SESSION_SPEC: dict[str, Field] = {"kernel": KERNEL_NAME, "name": SESSION_NAME, "cwd": PATH, "env": ENV}
@@ -215,6 +241,7 @@ def parse_run_request(body: Any) -> RunRequest:
     req.parameters = values.get("parameters", {})
     req.env = values.get("env", {})
     req.jenkins = values.get("jenkins", {})
+    req.git = values.get("git", {})
     notebook_only = [
         n for n in ("parameters", "notebook_name", "notebook_path", "allow_unknown_parameters") if n in values
     ]

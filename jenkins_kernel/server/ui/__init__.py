@@ -24,12 +24,10 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'self'"
 )
-#: A notebook's report.html (shown in a frame): its own inline styles and embedded
-#: images, no script at all, a sandbox of its own.
-REPORT_CSP = (
-    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; font-src data:; "
-    "frame-ancestors 'self'; sandbox"
-)
+#: A notebook's report.html (shown in a frame): Jenkins' own default policy for archived
+#: files (the page is made for it: report.css and images are files beside it, no inline
+#: style, no script), framed by the dashboard only.
+REPORT_CSP = "sandbox; default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'self'"
 OPEN_ENDPOINTS = {"ui.signin", "ui.static"}
 
 ui = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates", static_folder="static")

@@ -7,7 +7,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Response, g, redirect, render_template, request, url_for
+from flask import Response, g, redirect, render_template, request, send_file, url_for
 
 from ...status import RunStatus
 from ..api import audit, service
@@ -121,11 +121,23 @@ def run(id: str) -> str:
     )
 
 
-@ui.get("/runs/<id>/report")
+@ui.get("/runs/<id>/report/")
 def report(id: str) -> Response:
-    """The run's report.html without its scripts (they would not run under the CSP anyway)."""
+    """The run's report.html without scripts (it has none; an older one might). Served at a
+    folder URL so that its report.css and images/ resolve to :func:`report_file`."""
     path = service().artifact_path(id, "report.html")
     response = Response(_SCRIPT.sub(b"", path.read_bytes()), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = REPORT_CSP
+    return response
+
+
+@ui.get("/runs/<id>/report/<path:name>")
+def report_file(id: str, name: str) -> Response:
+    """report.css and the images report.html shows, beside it."""
+    if name != "report.css" and not name.startswith("images/"):
+        raise NotFound(f"run {id} has no report file {name!r}", code="unknown_artifact")
+    path = service().artifact_path(id, name)
+    response = send_file(path, conditional=True)
     response.headers["Content-Security-Policy"] = REPORT_CSP
     return response
 
