@@ -161,3 +161,15 @@ def test_a_run_carries_its_dashboard_url_and_the_cli_prints_it(svc, tmp_path):
     _, _, run = svc.request("GET", f"/api/v1/runs/{printed.group(2)}")
     assert run["dashboard_url"] == printed.group(1)
     assert requests.get(run["dashboard_url"], headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+
+
+def test_a_signed_in_browser_follows_the_live_stream_and_resumes_after_last_event_id(svc):
+    run = svc.run({"code": "for i in range(3): print('tick', i)"})
+    session = browser(svc, ADMIN)
+    stream = f"{svc.url}/api/v1/runs/{run['id']}/stream"
+    whole = session.get(stream, timeout=30).text
+    assert [int(n) for n in re.findall(r"^id: (\d+)$", whole, re.M)] == list(range(1, run["last_seq"] + 1))
+    resumed = session.get(stream, headers={"Last-Event-ID": "2"}, timeout=30).text
+    assert re.findall(r"^id: (\d+)$", resumed, re.M)[0] == "3" and "event: end" in resumed
+    assert requests.get(stream, timeout=30).status_code == 401  # no cookie, no token
+    assert session.post(f"{svc.url}/api/v1/runs", json={"code": "1"}).status_code == 401  # the cookie only reads

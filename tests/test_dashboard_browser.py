@@ -209,6 +209,21 @@ def test_a_read_only_token_sees_no_action_buttons_and_gets_403_on_the_action_url
         page.context.close()
 
 
+def test_the_pages_work_without_javascript(svc, browser, metric_runs):
+    page = browser.new_page(java_script_enabled=False)
+    try:
+        sign_in(page, svc, ADMIN)
+        page.select_option("select[name=status]", "succeeded")
+        page.click("form.filters button[type=submit]")
+        page.wait_for_url("**status=succeeded**")
+        page.click(f'a[href="/ui/runs/{metric_runs[0]["id"]}"]')
+        assert "alpha 0.5" in page.locator("#console").inner_text()
+        page.goto(f"{svc.url}/ui/metrics?notebook={NOTEBOOK}")
+        assert page.locator("svg.chart circle.point").count() == 6
+    finally:
+        page.context.close()
+
+
 def test_no_page_breaks_its_content_security_policy(svc, admin, browser):
     admin.goto(svc.url + "/ui/service")
     screenshot(admin, "dashboard-service")
