@@ -149,6 +149,8 @@ def test_the_report_of_a_run_shows_every_image(svc, admin, metric_runs):
     admin.goto(f"{svc.url}/ui/runs/{run['id']}")
     assert admin.locator("iframe.report").count() == 1
     assert admin.locator("table.cells tbody tr").count() == 4  # with the injected parameters
+    admin.locator("iframe.report").scroll_into_view_if_needed()  # painted only once in view
+    admin.frame_locator("iframe.report").locator("img").first.wait_for()
     screenshot(admin, "dashboard-run")
     admin.goto(f"{svc.url}/ui/runs/{run['id']}/report")
     admin.wait_for_load_state("load")
