@@ -56,6 +56,9 @@ class CellOutcome:
     ended: float = 0.0
     execution_count: int | None = None
     error: dict[str, Any] | None = None
+    #: Wall-clock times of JupyterLab's four ``execution`` fields (``iopub.status.busy``,
+    #: ``iopub.execute_input``, ``shell.execute_reply``, ``iopub.status.idle``) as seen here.
+    times: dict[str, float] = field(default_factory=dict)
 
     @property
     def duration(self) -> float:
@@ -70,6 +73,7 @@ class _Progress:
     busy_at: float | None = None  # when the kernel said it was busy with this cell
     input_seen: bool = False  # execute_input: the kernel is about to run the user's code
     last_message: float = field(default_factory=time.monotonic)
+    times: dict[str, float] = field(default_factory=dict)
     reply_at: float | None = None  # when the watch loop first saw the execute_reply
 
 
@@ -96,14 +100,16 @@ async def execute_cell(
     progress = _Progress()
     msg_id = kc.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
     pump = asyncio.ensure_future(_pump_iopub(session, msg_id, emit, progress))
-    reply = asyncio.ensure_future(session.wait_reply(msg_id, timeout=None))
+    reply = asyncio.ensure_future(_wait_reply(session, msg_id, progress))
     cancelled = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
     stdin = asyncio.ensure_future(_refuse_stdin(session, msg_id, emit, progress))
     try:
         stop = await _watch(session, pump, reply, cancelled, deadlines, progress)
         if stop is None:
             content = reply.result()["content"] if reply.done() and reply.result() else {}
-            if content.get("status", "ok") != "ok" or progress.error or progress.stdin_refused:
+            # The reply decides, as in nbclient: a traceback shown on the way by a cell that
+            # went on (showtraceback(), a display formatter's error) is output, not failure.
+            if content.get("status", "ok") != "ok" or progress.stdin_refused:
                 outcome.status = RunStatus.FAILED
                 outcome.error = progress.stdin_refused or progress.error or _error_from_reply(content)
         elif stop == "died":
@@ -116,6 +122,7 @@ async def execute_cell(
             outcome.error = _stop_error(stop, came_back, restart_when_stuck)
             emit("error", source="engine", **outcome.error)
         outcome.execution_count = progress.execution_count
+        outcome.times = progress.times
         if outcome.error and outcome.error.get("ename") in _STDIN_ERRORS:
             outcome.error["hint"] = STDIN_HINT
             emit("error", source="engine", ename="StdinNotAvailable", evalue=STDIN_HINT, traceback=[])
@@ -125,6 +132,12 @@ async def execute_cell(
                 task.cancel()
     outcome.ended = time.time()
     return outcome
+
+
+async def _wait_reply(session: KernelSession, msg_id: str, progress: _Progress) -> Any:
+    reply = await session.wait_reply(msg_id, timeout=None)
+    progress.times["shell.execute_reply"] = time.time()
+    return reply
 
 
 async def _watch(
@@ -171,8 +184,10 @@ async def _pump_iopub(session: KernelSession, msg_id: str, emit: Emit, progress:
         kind, content = msg["msg_type"], msg["content"]
         if kind == "status":
             if content.get("execution_state") == "idle":
+                progress.times["iopub.status.idle"] = time.time()
                 return
             progress.busy_at = progress.busy_at or time.monotonic()
+            progress.times.setdefault("iopub.status.busy", time.time())
         elif kind == "stream":
             name, text = content.get("name", "stdout"), content.get("text", "")
             for piece in (text,) if isinstance(text, str) else text:  # a LazyText of a flood
@@ -185,6 +200,7 @@ async def _pump_iopub(session: KernelSession, msg_id: str, emit: Emit, progress:
         elif kind == "clear_output":
             emit("clear_output", wait=bool(content.get("wait", False)))
         elif kind == "execute_input":
+            progress.times.setdefault("iopub.execute_input", time.time())
             progress.execution_count = content.get("execution_count")
             progress.input_seen = True
 

@@ -78,8 +78,14 @@ def authenticate() -> Response | None:
 
 
 def audit(response: Response) -> Response:
-    """Record every mutating request: who, from where, what, on what, with what outcome."""
-    if request.method in MUTATING:
+    """Record every mutating request: who, from where, what, on what, with what outcome.
+
+    A request without a valid token is only counted (in /metrics): a flood of them must
+    not grow the database.
+    """
+    if response.status_code == 401:
+        service().metrics.unauthorized.inc()
+    elif request.method in MUTATING:
         target = (request.view_args or {}).get("id") or g.get("created_id")
         service().store.audit(
             token_name=getattr(g, "token_name", None),
@@ -134,8 +140,9 @@ def number_arg(name: str, default: float, *, low: float = 0, high: float | None 
 
 
 @api.get("/health")
-def health() -> Response:
-    return jsonify(service().health())
+def health() -> tuple[Response, int]:
+    body = service().health()
+    return jsonify(body), 200 if body["status"] == "ok" else 503
 
 
 @api.get("/openapi.json")

@@ -33,6 +33,8 @@ class Settings:
     tokens: dict[str, str] = field(default_factory=dict)
     no_auth: bool = False
     warm: dict[str, int] = field(default_factory=dict)
+    warm_memory_mb: int = 2048
+    warm_idle_timeout: float = 600.0
     max_sessions: int = 32
     session_idle_timeout: float = 3600.0
     max_body_bytes: int = 32 * 1024 * 1024
@@ -43,6 +45,9 @@ class Settings:
     idempotency_ttl: float = 24 * 3600.0
     interrupt_grace: float = 3.0
     default_kernel: str = "python3"
+    retention_days: float = 30.0
+    max_runs: int = 0
+    prune_interval: float = 3600.0
 
 
 SETTINGS_HELP = {
@@ -54,7 +59,9 @@ SETTINGS_HELP = {
         " look but not act); JENKINS_KERNEL_TOKEN adds one named 'env'."
     ),
     "no_auth": "Serve without tokens (refused unless bound to loopback).",
-    "warm": "Kernels kept started and ready, e.g. python3=2,bash=1.",
+    "warm": "Kernels kept started and ready, e.g. python3=2,bash=1 (the floor; the pool grows toward recent bursts).",
+    "warm_memory_mb": "Memory all warm kernels together may use (MB); bounds how far the pool grows.",
+    "warm_idle_timeout": "Seconds without new sessions of a kernel before its pool shrinks back to the floor.",
     "max_sessions": "Live sessions at most; one more gets 429.",
     "session_idle_timeout": "Seconds an idle session lives before it is shut down.",
     "max_body_bytes": "Largest request body (a notebook upload); larger gets 413.",
@@ -65,6 +72,9 @@ SETTINGS_HELP = {
     "idempotency_ttl": "Seconds an Idempotency-Key is remembered.",
     "interrupt_grace": "Seconds a kernel has to stop after an interrupt before it is restarted.",
     "default_kernel": "Kernel of a run that names neither kernel nor session.",
+    "retention_days": "Days a finished run (events, log, artifacts), audit row or closed session is kept (0: forever).",
+    "max_runs": "Finished runs kept at most, the newest first; 0 means no limit.",
+    "prune_interval": "Seconds between two retention passes (the first runs at start).",
 }
 
 
