@@ -163,8 +163,8 @@ def test_a_run_carries_its_dashboard_url_and_the_cli_prints_it(svc, tmp_path):
     assert requests.get(run["dashboard_url"], headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
 
 
-def test_a_signed_in_browser_follows_the_live_stream_and_resumes_after_last_event_id(svc):
-    run = svc.run({"code": "for i in range(3): print('tick', i)"})
+def test_a_signed_in_browser_follows_the_live_stream_and_resumes_after_last_event_id(svc, code_run):
+    run = code_run
     session = browser(svc, ADMIN)
     stream = f"{svc.url}/api/v1/runs/{run['id']}/stream"
     whole = session.get(stream, timeout=30).text
@@ -173,3 +173,16 @@ def test_a_signed_in_browser_follows_the_live_stream_and_resumes_after_last_even
     assert re.findall(r"^id: (\d+)$", resumed, re.M)[0] == "3" and "event: end" in resumed
     assert requests.get(stream, timeout=30).status_code == 401  # no cookie, no token
     assert session.post(f"{svc.url}/api/v1/runs", json={"code": "1"}).status_code == 401  # the cookie only reads
+
+
+@pytest.fixture(scope="module")
+def code_run(svc):
+    return svc.run({"code": "for i in range(3): print('tick', i)"})
+
+
+def test_artifacts_are_served_sandboxed_so_a_notebooks_html_cannot_act_as_the_dashboard(svc, code_run):
+    session = browser(svc, ADMIN)  # the cookie reads artifacts: what they hold must not run as the dashboard
+    response = session.get(f"{svc.url}/api/v1/runs/{code_run['id']}/artifacts/input.txt")
+    assert response.status_code == 200 and "tick" in response.text
+    assert response.headers["Content-Security-Policy"].startswith("sandbox; default-src 'none'")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

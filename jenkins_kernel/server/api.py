@@ -22,6 +22,7 @@ metrics = Blueprint("metrics", __name__)
 OPEN_ENDPOINTS = {"api.health", "api.openapi"}
 MUTATING = {"POST", "DELETE", "PUT", "PATCH"}
 SAFE = {"GET", "HEAD"}
+ARTIFACT_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; font-src data:"
 
 
 def service() -> AgentService:
@@ -289,7 +290,11 @@ def list_artifacts(id: str) -> Response:
 
 @api.get("/runs/<id>/artifacts/<path:name>")
 def get_artifact(id: str, name: str) -> Response:
-    return send_file(service().artifact_path(id, name), as_attachment=False, download_name=name.rsplit("/", 1)[-1])
+    response = send_file(service().artifact_path(id, name), as_attachment=False, download_name=name.rsplit("/", 1)[-1])
+    # A notebook's own HTML opened from the dashboard must not run as the dashboard: no script, an origin of its own
+    response.headers["Content-Security-Policy"] = ARTIFACT_CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @metrics.get("/metrics")
