@@ -10,25 +10,20 @@ import time
 
 import pytest
 import requests
-from synthetic_runs import fill_runs
 
 from jenkins_kernel.exceptions import RejectedError
 from jenkins_kernel.server.config import load_settings
 
-from conftest import jk
-from service import TOKEN, ServiceProcess
+from conftest import DASHBOARD_TOKENS, jk
+from service import TOKEN
+from synthetic_runs import fill_runs
 
-ADMIN, VIEWER = "admin-secret-1", "viewer-secret-2"
+ADMIN, VIEWER = DASHBOARD_TOKENS["admin"], DASHBOARD_TOKENS["viewer"]
 
 
 @pytest.fixture(scope="module")
-def svc(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("dashboard")
-    config = folder / "service.yaml"
-    config.write_text(f"tokens:\n  admin: {ADMIN}\n  viewer: {{token: {VIEWER}, role: read}}\n")
-    service = ServiceProcess(folder / "data", "--config", str(config), "--warm", "python3=2").start()
-    yield service
-    service.stop()
+def svc(dashboard_service):
+    return dashboard_service
 
 
 def browser(svc, token: str) -> requests.Session:

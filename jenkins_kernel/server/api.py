@@ -290,8 +290,14 @@ def list_artifacts(id: str) -> Response:
 
 @api.get("/runs/<id>/artifacts/<path:name>")
 def get_artifact(id: str, name: str) -> Response:
-    response = send_file(service().artifact_path(id, name), as_attachment=False, download_name=name.rsplit("/", 1)[-1])
-    # A notebook's own HTML opened from the dashboard must not run as the dashboard: no script, an origin of its own
+    return artifact_response(id, name)
+
+
+def artifact_response(run_id: str, name: str) -> Response:
+    """An artifact's bytes. A notebook's own HTML opened from the dashboard must not run as
+    the dashboard: no script, an origin of its own."""
+    path = service().artifact_path(run_id, name)
+    response = send_file(path, as_attachment=False, download_name=name.rsplit("/", 1)[-1])
     response.headers["Content-Security-Policy"] = ARTIFACT_CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -23,11 +23,11 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'self'"
 )
-#: A notebook's report.html (shown in a frame): its own inline styles and embedded
-#: images, no script at all, a sandbox of its own.
+#: A run's report.html, in a frame: its own stylesheet and images (and an older report's
+#: inline styles), no script, no form; the frame's sandbox keeps scripts off as well.
 REPORT_CSP = (
-    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; font-src data:; "
-    "frame-ancestors 'self'; sandbox"
+    "default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; font-src 'self' data:; "
+    "form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
 )
 OPEN_ENDPOINTS = {"ui.signin", "ui.static"}
 

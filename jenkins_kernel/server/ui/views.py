@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from flask import Response, g, redirect, render_template, request, url_for
 
 from ...status import RunStatus
-from ..api import audit, service
+from ..api import artifact_response, audit, service
 from ..service import NotFound
 from . import REPORT_CSP, page_error, ui
 from .access import sign_in, sign_out
@@ -24,6 +24,7 @@ __all__: list[str] = []
 
 ui.after_request(audit)  # sign-ins and every action, with the token's name, in the audit log
 _SCRIPT = re.compile(rb"<script\b.*?</script\s*>", re.I | re.S)
+_HEAD = re.compile(rb"<head\b[^>]*>", re.I)
 _SESSION_ACTIONS = {"interrupt": "interrupt_session", "restart": "restart_session", "delete": "delete_session"}
 _disk: dict[str, DiskUse] = {}
 
@@ -121,13 +122,24 @@ def run(id: str) -> str:
     )
 
 
-@ui.get("/runs/<id>/report")
+@ui.get("/runs/<id>/report/")
 def report(id: str) -> Response:
-    """The run's report.html without its scripts (they would not run under the CSP anyway)."""
+    """The run's report.html, with what it links beside it (report.css, images/) below this URL.
+
+    Shown in a frame sandboxed against scripts; an older report's nbconvert scripts are
+    dropped (they would not run under the CSP anyway, and would only fill the console).
+    """
     path = service().artifact_path(id, "report.html")
-    response = Response(_SCRIPT.sub(b"", path.read_bytes()), mimetype="text/html")
+    html = _SCRIPT.sub(b"", path.read_bytes())
+    html = _HEAD.sub(rb'\g<0><link rel="icon" href="data:,">', html, count=1)  # not /favicon.ico (a 404)
+    response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = REPORT_CSP
     return response
+
+
+@ui.get("/runs/<id>/report/<path:name>")
+def report_file(id: str, name: str) -> Response:
+    return artifact_response(id, name)
 
 
 @ui.post("/runs/<id>/cancel")
