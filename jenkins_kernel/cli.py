@@ -231,6 +231,23 @@ def main() -> None:
     show_default=True,
     help="Output kept per cell in executed.ipynb.",
 )
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Record the run (lineage, metrics, reports) in the local data dir, for runs/show/diff/rerun.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    envvar="JENKINS_KERNEL_DATA_DIR",
+    help="With --record: the record's folder [default: the service's data dir].",
+)
+@click.option(
+    "--mlflow-tracking-uri",
+    metavar="URI",
+    envvar="JENKINS_KERNEL_MLFLOW_TRACKING_URI",
+    help="Also log the run to MLflow: params, metrics, tags, executed.ipynb, report.html (jenkins-kernel[mlflow]).",
+)
 @output_options
 @server_options
 def run_command(
@@ -246,6 +263,9 @@ def run_command(
     output_dir: Path | None,
     cwd: str | None,
     max_output_bytes: int,
+    record: bool,
+    data_dir: str | None,
+    mlflow_tracking_uri: str | None,
     quiet: bool,
     color: str,
     as_json: bool,
@@ -255,7 +275,8 @@ def run_command(
     connect_timeout: float,
     session_name: str | None,
 ) -> None:
-    """Run a whole NOTEBOOK; write executed.ipynb, junit.xml, report.html, summary.json.
+    """Run a whole NOTEBOOK; write executed.ipynb, junit.xml, report.html, summary.json,
+    metrics.json and metrics.csv.
 
     Exit codes: 0 succeeded, 1 a cell failed, 2 timed out, 3 the kernel died, 4 cancelled,
     5 rejected (bad notebook, unknown kernel, bad parameter).
@@ -284,13 +305,34 @@ def run_command(
             from .remote import run_notebook_remote
 
             client = _client(server, token, retry_for, connect_timeout, writer)
-            exit_code = run_notebook_remote(client, notebook, session_name=session_name, **common)["exit_code"]
+            run = run_notebook_remote(client, notebook, session_name=session_name, **common)
+            exit_code, run_id = run["exit_code"], run["id"]
         else:
-            exit_code = run_notebook(notebook, max_output_bytes=max_output_bytes, **common).exit_code
+            from .server.config import default_data_dir
+
+            record_to = (data_dir or default_data_dir()) if record else None
+            result = run_notebook(notebook, max_output_bytes=max_output_bytes, record=record_to, **common)
+            exit_code, run_id = result.exit_code, result.lineage.get("run_id")
+            if record_to is not None:
+                writer.note(f"recorded as run {run_id} in {record_to}")
+        if mlflow_tracking_uri:
+            _export_to_mlflow(mlflow_tracking_uri, out, notebook, run_id, writer)
     except JenkinsKernelError as exc:
         _reject(exc, as_json)
     writer.note(f"reports in {out}/")
     sys.exit(exit_code)
+
+
+def _export_to_mlflow(uri: str, reports: Path, notebook: Path, run_id: str | None, writer: ConsoleWriter) -> None:
+    """Log the finished run to MLflow; a failure is said, the run's exit code stays."""
+    from .lineage.git import git_info
+    from .lineage.mlflow_export import export_run
+
+    try:
+        mlflow_id = export_run(uri, reports, git=git_info(notebook), run_id=run_id)
+        writer.note(f"logged to MLflow as run {mlflow_id} at {uri}")
+    except Exception as exc:
+        writer.note(f"warning: the run could not be logged to MLflow at {uri}: {exc}")
 
 
 @main.command("exec")
@@ -452,9 +494,11 @@ def prune_command(
 
 
 def _register_jenkins_group() -> None:
+    from .history_cli import register
     from .jenkins_cli import jenkins
 
     main.add_command(jenkins)
+    register(main)
 
 
 _register_jenkins_group()

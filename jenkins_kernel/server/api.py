@@ -283,6 +283,27 @@ def run_stream(id: str) -> Response:
     )
 
 
+@api.get("/runs/<id>/lineage")
+def run_lineage(id: str) -> Response:
+    return jsonify(service().lineage(id))
+
+
+@api.get("/metrics")
+def metric_series() -> Response:
+    series = service().store.metric_series(
+        name=request.args.get("name") or None,
+        job=request.args.get("job") or None,
+        notebook=request.args.get("notebook") or None,
+        limit=int(number_arg("limit", 100, low=1, high=10000)),
+    )
+    return jsonify({"metrics": series})
+
+
+@api.get("/environments/<kernel>")
+def environment(kernel: str) -> Response:
+    return jsonify(service().current_environment(kernel, request.args.get("cwd") or None))
+
+
 @api.get("/runs/<id>/artifacts")
 def list_artifacts(id: str) -> Response:
     return jsonify({"artifacts": service().artifacts(id)})

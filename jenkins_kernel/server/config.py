@@ -48,6 +48,7 @@ class Settings:
     retention_days: float = 30.0
     max_runs: int = 0
     prune_interval: float = 3600.0
+    mlflow_tracking_uri: str = ""
 
 
 SETTINGS_HELP = {
@@ -75,6 +76,7 @@ SETTINGS_HELP = {
     "retention_days": "Days a finished run (events, log, artifacts), audit row or closed session is kept (0: forever).",
     "max_runs": "Finished runs kept at most, the newest first; 0 means no limit.",
     "prune_interval": "Seconds between two retention passes (the first runs at start).",
+    "mlflow_tracking_uri": "Also log every notebook run to this MLflow tracking URI (needs jenkins-kernel[mlflow]).",
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from nbformat import NotebookNode
 
 from ..exceptions import RejectedError
+from ..lineage.git import GIT_FIELDS
 from ..notebook.loader import notebook_kernel_name, parse_notebook
 from ..notebook.parameters import check_parameters
 
@@ -36,6 +37,7 @@ RUN_FIELDS = {
     "cwd": "kernel working directory, inside the service's allowed roots (new sessions only)",
     "env": "extra environment variables for the kernel (new sessions only)",
     "jenkins": "the build this run belongs to: job_name, build_number, build_url, git_commit",
+    "git": "the notebook's repository, as the client saw it: commit, branch, remote, dirty",
 }
 JENKINS_FIELDS = ("job_name", "build_number", "build_url", "git_commit", "node_name", "step")
 
@@ -63,6 +65,7 @@ class RunRequest:
     cwd: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     jenkins: dict[str, Any] = field(default_factory=dict)
+    git: dict[str, Any] = field(default_factory=dict)
     input_sha256: str = ""
     fingerprint: str = ""  # of the whole request: a reused Idempotency-Key must come with the same one
 
@@ -74,9 +77,12 @@ class RunRequest:
         return notebook_kernel_name(self.notebook) if self.notebook is not None else None
 
     def options(self) -> dict[str, Any]:
+        """How the run was asked to run, kept so that ``rerun`` can ask the same."""
         options = {"timeout": self.timeout, "cell_timeout": self.cell_timeout, "allow_errors": self.allow_errors}
         if self.allow_unknown_parameters:
             options["allow_unknown_parameters"] = True
+        if self.cwd:
+            options["cwd"] = self.cwd
         return options
 
 
@@ -143,7 +149,7 @@ def parse_run_request(body: Any) -> RunRequest:
     req.cell_timeout = _seconds(body, "cell_timeout")
     req.allow_errors = bool(body.get("allow_errors", False))
     req.cwd = _string(body, "cwd")
-    for name in ("parameters", "env", "jenkins"):
+    for name in ("parameters", "env", "jenkins", "git"):
         value = body.get(name) or {}
         if not isinstance(value, dict):
             raise _bad(f"{name} must be a JSON object")
@@ -156,6 +162,7 @@ def parse_run_request(body: Any) -> RunRequest:
     if req.notebook is not None:  # the same rule as the CLI's, checked before anything starts
         check_parameters(req.notebook, req.parameters, req.allow_unknown_parameters)
     req.jenkins = {k: v for k, v in req.jenkins.items() if k in JENKINS_FIELDS and v not in (None, "")}
+    req.git = {k: v for k, v in req.git.items() if k in GIT_FIELDS and isinstance(v, (str, bool))}
     return req
 
 

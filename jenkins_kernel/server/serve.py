@@ -47,14 +47,21 @@ def prepare_settings(settings: Settings) -> list[str]:
 
 
 def serve(settings: Settings) -> None:
+    check_warm_kernels(settings)
+    lock = DataDirLock(settings.data_dir)
+    lock.acquire()  # before anything touches the database: one service per data dir
+    try:
+        _serve_locked(settings, lock)
+    finally:
+        lock.release()
+
+
+def _serve_locked(settings: Settings, lock: DataDirLock) -> None:
     import waitress
 
     from .app import create_app
     from .service import AgentService
 
-    check_warm_kernels(settings)
-    lock = DataDirLock(settings.data_dir)
-    lock.acquire()  # before anything touches the database: one service per data dir
     # Many threads hand work to each other (HTTP workers, the engine loop, the store
     # writer); a shorter GIL switch interval keeps each hand-off from waiting 5 ms.
     sys.setswitchinterval(0.0005)
@@ -103,7 +110,6 @@ def serve(settings: Settings) -> None:
         print("jenkins-kernel: stopping: cancelling runs, shutting kernels down", file=sys.stderr, flush=True)
         server.close()
         service.close()
-        lock.release()
 
 
 def check_warm_kernels(settings: Settings) -> None:

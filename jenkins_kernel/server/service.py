@@ -408,6 +408,24 @@ class AgentService:
             else:
                 yield None
 
+    # -- lineage -----------------------------------------------------------------------
+
+    def lineage(self, run_id: str) -> dict[str, Any]:
+        """Everything recorded about a run: code, parameters, kernel, environment, files, metrics."""
+        from ..lineage.document import lineage_document
+
+        run = self.get_run(run_id)
+        self.runs.wait_for_artifacts(run_id)
+        return lineage_document(self.store, run)
+
+    def current_environment(self, kernel: str, cwd: str | None) -> dict[str, Any]:
+        """The package set a new ``kernel`` session would have now (``rerun`` compares it)."""
+        from ..lineage.environment import current_environment
+
+        spec = require_kernel(kernel)
+        folder = check_cwd(cwd, self.allowed_roots) if cwd else str(self.work_root)
+        return current_environment(kernel, spec.language, spec.resource_dir, folder).to_dict()
+
     # -- artifacts ---------------------------------------------------------------------
 
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:

@@ -7,10 +7,10 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Response, g, redirect, render_template, request, url_for
+from flask import Response, g, redirect, render_template, request, send_file, url_for
 
 from ...status import RunStatus
-from ..api import artifact_response, audit, service
+from ..api import audit, service
 from ..service import NotFound
 from . import REPORT_CSP, page_error, ui
 from .access import sign_in, sign_out
@@ -124,11 +124,8 @@ def run(id: str) -> str:
 
 @ui.get("/runs/<id>/report/")
 def report(id: str) -> Response:
-    """The run's report.html, with what it links beside it (report.css, images/) below this URL.
-
-    Shown in a frame sandboxed against scripts; an older report's nbconvert scripts are
-    dropped (they would not run under the CSP anyway, and would only fill the console).
-    """
+    """The run's report.html without scripts (it has none; an older one might). Served at a
+    folder URL so that its report.css and images/ resolve to :func:`report_file`."""
     path = service().artifact_path(id, "report.html")
     html = _SCRIPT.sub(b"", path.read_bytes())
     html = _HEAD.sub(rb'\g<0><link rel="icon" href="data:,">', html, count=1)  # not /favicon.ico (a 404)
@@ -139,7 +136,13 @@ def report(id: str) -> Response:
 
 @ui.get("/runs/<id>/report/<path:name>")
 def report_file(id: str, name: str) -> Response:
-    return artifact_response(id, name)
+    """report.css and the images report.html shows, beside it."""
+    if name != "report.css" and not name.startswith("images/"):
+        raise NotFound(f"run {id} has no report file {name!r}", code="unknown_artifact")
+    path = service().artifact_path(id, name)
+    response = send_file(path, conditional=True)
+    response.headers["Content-Security-Policy"] = REPORT_CSP
+    return response
 
 
 @ui.post("/runs/<id>/cancel")
