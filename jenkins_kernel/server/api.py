@@ -25,6 +25,7 @@ metrics = Blueprint("metrics", __name__)
 OPEN_ENDPOINTS = {"api.health", "api.openapi"}
 MUTATING = {"POST", "DELETE", "PUT", "PATCH"}
 SAFE = {"GET", "HEAD"}
+ARTIFACT_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; font-src data:"
 
 
 def service() -> AgentService:
@@ -356,7 +357,17 @@ def list_artifacts(id: str) -> Response:
 
 @api.get("/runs/<id>/artifacts/<path:name>")
 def get_artifact(id: str, name: str) -> Response:
-    return send_file(service().open_artifact(id, name), as_attachment=False, download_name=name.rsplit("/", 1)[-1])
+    return artifact_response(id, name)
+
+
+def artifact_response(run_id: str, name: str) -> Response:
+    """An artifact's bytes. A notebook's own HTML opened from the dashboard must not run as
+    the dashboard: no script, an origin of its own."""
+    opened = service().open_artifact(run_id, name)  # no link followed (see artifact_files)
+    response = send_file(opened, as_attachment=False, download_name=name.rsplit("/", 1)[-1])
+    response.headers["Content-Security-Policy"] = ARTIFACT_CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @metrics.get("/metrics")

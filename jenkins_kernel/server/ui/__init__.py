@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
@@ -82,15 +81,6 @@ def on_our_error(exc: JenkinsKernelError) -> Response:
 @ui.errorhandler(HTTPException)
 def on_http_error(exc: HTTPException) -> Response:
     return page_error(exc.code or 500, exc.name, exc.description or exc.name)
-
-
-@ui.app_template_global()
-def query(**changes: Any) -> str:
-    """This page's URL with some query arguments changed (empty ones dropped)."""
-    args = {k: v for k, v in request.args.items() if k != "before"}
-    args.update(changes)
-    kept = {k: v for k, v in args.items() if v not in (None, "")}
-    return request.path + ("?" + urlencode(kept) if kept else "")
 
 
 @ui.app_context_processor
