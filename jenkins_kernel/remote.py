@@ -17,6 +17,7 @@ from typing import Any
 from .buildenv import build_environment
 from .client import ApiError, Client
 from .engine.events import Event, Listener
+from .lineage.git import git_info
 from .notebook.files import clean_output_dir
 from .notebook.loader import load_notebook
 from .notebook.parameters import collect_parameters
@@ -38,6 +39,7 @@ def run_notebook_remote(
     env: dict[str, str] | None = None,
     inputs: Sequence[str] = (),
     outputs: Sequence[str] = (),
+    notebook: Any = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Upload the notebook, follow its run, download its reports; the finished run.
@@ -47,17 +49,20 @@ def run_notebook_remote(
     ``outputs`` files it writes come back into it. The output folder is cleaned of the
     previous run's files as in embedded mode, and the request carries what embedded mode
     knows locally: the notebook's relative path (JUnit classname), the Jenkins build and its
-    variables from the environment.
+    variables from the environment, and the notebook repository's git commit (taken here,
+    where the workspace is). ``notebook``: these cells instead of the file's (a rerun),
+    named as ``path``.
     """
     from .local import notebook_path
 
-    nb = load_notebook(path)
+    nb = notebook if notebook is not None else load_notebook(path)
     folder = Path(cwd).resolve() if cwd else Path(path).resolve().parent
     body = {
         "notebook": nb,
         "notebook_name": Path(path).name,
         "notebook_path": notebook_path(path),
         "parameters": collect_parameters(nb, parameters, parameters_file, param_env),
+        "git": git_info(path),
         **{k: v for k, v in options.items() if v not in (None, False)},
     }
     body.update(_placement(client, folder, explicit=cwd is not None, env=env, inputs=inputs, outputs=outputs))

@@ -74,3 +74,21 @@ def until(check, seconds: float = 20.0):
             return value
         time.sleep(0.05)
     raise AssertionError("the condition did not hold in time")
+
+
+#: The dashboard's tests (test_dashboard.py, test_dashboard_browser.py) share one service.
+DASHBOARD_TOKENS = {"admin": "admin-secret-1", "viewer": "viewer-secret-2"}
+
+
+@pytest.fixture(scope="session")
+def dashboard_service(tmp_path_factory):
+    """A service with an admin token and a read-only viewer token (and two warm python3 kernels)."""
+    from service import ServiceProcess
+
+    folder = tmp_path_factory.mktemp("dashboard")
+    config = folder / "service.yaml"
+    admin, viewer = DASHBOARD_TOKENS["admin"], DASHBOARD_TOKENS["viewer"]
+    config.write_text(f"tokens:\n  admin: {admin}\n  viewer: {{token: {viewer}, role: read}}\n")
+    service = ServiceProcess(folder / "data", "--config", str(config), "--warm", "python3=2").start()
+    yield service
+    service.stop()

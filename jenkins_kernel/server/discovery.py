@@ -192,12 +192,14 @@ def detach_serve(settings: Settings, flags: dict[str, Any], token: str | None) -
             args += [f"--{name.replace('_', '-')}", str(flags[name])]
     if flags.get("config_file"):
         args += ["--config", str(Path(flags["config_file"]).resolve())]
+    if flags.get("token_file"):
+        args += ["--token-file", str(Path(flags["token_file"]).resolve())]
     if flags.get("no_auth"):
         args.append("--no-auth")
     for root in flags.get("allowed_roots") or ():
         args += ["--allowed-root", str(Path(root).resolve())]
-    secret = token or os.environ.get("JENKINS_KERNEL_TOKEN")  # by environment, never on a command line
-    info = start_detached(args, Path(settings.data_dir), {"JENKINS_KERNEL_TOKEN": secret} if secret else {})
+    # by environment, never on a command line (the child's serve scrubs it from its environment)
+    info = start_detached(args, Path(settings.data_dir), {"JENKINS_KERNEL_TOKEN": token} if token else {})
     return f"jenkins-kernel: serving {info['url']} in the background (pid {info['pid']}; log {info['log']})"
 
 

@@ -16,15 +16,19 @@ import hashlib
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import RejectedError
 from ..transfer import OUTPUT_PREFIX, check_relative
+from .validation import Text
 
 __all__ = ["InputFile", "collect_outputs", "parse_inputs", "parse_outputs", "unpack_inputs"]
 
+#: A file path or glob: valid Unicode, no NUL (it becomes a file name).
+_PATH = Text(max_length=1024, code="bad_path")
 #: Total size of the output files one run may bring back.
 MAX_OUTPUT_BYTES = 256 * 1024 * 1024
 
@@ -49,7 +53,7 @@ def parse_inputs(value: Any) -> list[InputFile]:
     for item in value:
         if not isinstance(item, dict) or set(item) - {"path", "content_base64", "sha256"}:
             raise RejectedError("each input is {path, content_base64, sha256}", code="bad_inputs")
-        path = check_relative(item.get("path") if isinstance(item.get("path"), str) else "", "input path")
+        path = check_relative(_PATH.check("inputs.path", item.get("path")), "input path")
         try:
             data = base64.b64decode(item.get("content_base64") or "", validate=True)
         except (binascii.Error, TypeError, ValueError) as exc:
@@ -71,11 +75,12 @@ def parse_outputs(value: Any) -> list[str]:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise RejectedError("outputs must be a list of glob patterns", code="bad_outputs", hint='e.g. ["model.json"]')
-    return [check_relative(v, "output pattern") for v in value]
+    return [check_relative(_PATH.check("outputs", v), "output pattern") for v in value]
 
 
-def unpack_inputs(folder: Path, files: list[InputFile]) -> None:
-    """Write each input under ``folder`` without following any symlink on the way."""
+def unpack_inputs(folder: Path, files: list[InputFile], owner: Callable[[Path], None] = lambda path: None) -> None:
+    """Write each input under ``folder`` without following any symlink on the way; each folder
+    and file made is handed to ``owner`` (the kernel's user, when kernels run as another one)."""
     for item in files:
         parent = folder
         *dirs, name = item.path.split("/")
@@ -85,6 +90,7 @@ def unpack_inputs(folder: Path, files: list[InputFile]) -> None:
                 mode = os.lstat(parent).st_mode
             except FileNotFoundError:
                 os.mkdir(parent, 0o700)
+                owner(parent)
                 continue
             if not stat.S_ISDIR(mode):
                 raise RejectedError(f"input {item.path}: {parent} is not a folder (a symlink?)", code="bad_inputs")
@@ -94,6 +100,7 @@ def unpack_inputs(folder: Path, files: list[InputFile]) -> None:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(item.data)
+        owner(target)
 
 
 def collect_outputs(folder: Path, patterns: list[str], artifacts: Path) -> list[tuple[str, int, str]]:
