@@ -167,7 +167,7 @@ def test_the_job_config_is_well_formed_xml_whose_script_calls_jupyter_notebook_w
     assert definition.findtext("sandbox") == "true"
     assert root.findtext(".//hudson.triggers.TimerTrigger/spec") == "H 2 * * *"
     names = [d.findtext("name") for d in root.find(".//parameterDefinitions")]
-    assert names == ["learning_rate", "epochs", "seed", "noise", "target_rmse", "run_name"]
+    assert names == ["learning_rate", "epochs", "seed", "target_rmse", "run_name"]
 
     script = definition.findtext("script")
     step = script[script.index("jupyterNotebook(") :]
