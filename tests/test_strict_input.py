@@ -127,6 +127,7 @@ BAD = [
     ("GET", "/api/v1/runs/x/log?wait=NaN", None, {}),
     ("GET", "/api/v1/runs/x/stream", None, {"Last-Event-ID": "abc"}),
     ("GET", "/api/v1/runs/x/stream", None, {"Last-Event-ID": "nan"}),
+    ("GET", "/api/v1/runs/x/stream?after=-1", None, {"Last-Event-ID": "3"}),
     ("GET", "/api/v1/runs/x/stream?after=inf", None, {}),
     ("GET", "/api/v1/runs/x/stream?after=1000000000000000000", None, {}),
     ("GET", "/api/v1/environments/no-such-kernel", None, {}),

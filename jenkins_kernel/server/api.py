@@ -307,8 +307,9 @@ def run_log(id: str) -> Response:
 
 @api.get("/runs/<id>/stream")
 def run_stream(id: str) -> Response:
+    args = query("run_stream")  # checked even when Last-Event-ID wins
     last_event_id = header("Last-Event-ID", OFFSET)
-    after = last_event_id if last_event_id is not None else query("run_stream").get("after", 0)
+    after = last_event_id if last_event_id is not None else args.get("after", 0)
     service().get_run(id)  # a 404 now, before the stream starts
     batches = service().follow(id, after)
 
