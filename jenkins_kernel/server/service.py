@@ -437,6 +437,10 @@ class AgentService:
         """The package set a new ``kernel`` session would have now (``rerun`` compares it)."""
         from ..lineage.environment import current_environment
 
+        if kernel not in installed_kernels():  # a path that names nothing: 404, as for a run or session
+            raise NotFound(
+                f"no kernel named {kernel!r} is installed", code="unknown_kernel", hint="GET /api/v1/kernelspecs"
+            )
         spec = require_kernel(kernel)
         folder = check_cwd(cwd, self.allowed_roots) if cwd else str(self.work_root)
         return current_environment(kernel, spec.language, spec.resource_dir, folder).to_dict()
