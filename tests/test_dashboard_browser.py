@@ -67,6 +67,7 @@ def admin(svc, browser):
 
 
 def sign_in(page, svc, token: str) -> None:
+    page.set_default_timeout(45_000)  # a full-page screenshot on a shared 2-core machine can take long
     page.on("response", lambda r: r.status >= 400 and FAILED.append(f"{r.status} {r.url}"))
     page.goto(svc.url + "/ui/runs")
     page.wait_for_url("**/ui/signin**")

@@ -23,10 +23,14 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'self'"
 )
-#: A notebook's report.html (shown in a frame): Jenkins' own default policy for archived
-#: files (the page is made for it: report.css and images are files beside it, no inline
-#: style, no script), framed by the dashboard only.
-REPORT_CSP = "sandbox; default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'self'"
+#: A notebook's report.html: Jenkins' own default policy for archived files (the page is made
+#: for it: report.css and images are files beside it, no inline style, no script), framed by
+#: the dashboard only; but without Jenkins' ``sandbox``: a sandboxed page has an opaque origin,
+#: so the browser would not send the SameSite=Strict sign-in cookie with its stylesheet and
+#: images. The frame's own ``sandbox="allow-same-origin"`` keeps scripts off instead.
+REPORT_CSP = (
+    "default-src 'none'; img-src 'self'; style-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
+)
 OPEN_ENDPOINTS = {"ui.signin", "ui.static"}
 
 ui = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates", static_folder="static")
