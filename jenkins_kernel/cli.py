@@ -418,7 +418,14 @@ def kernels_command(as_json: bool, no_probe: bool) -> None:
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where runs are recorded [default: XDG data home].")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True), help="A YAML file of settings.")
 @click.option("--warm", help="Kernels to keep started, e.g. python3=2,bash=1.")
-@click.option("--token", help="Accept this bearer token (named 'cli'); prefer JENKINS_KERNEL_TOKEN.")
+@click.option(
+    "--token",
+    help="Accept this bearer token (named 'cli'); visible in ps: prefer --token-file or JENKINS_KERNEL_TOKEN.",
+)
+@click.option(
+    "--token-file", type=click.Path(dir_okay=False, exists=True), help="Accept the token in this file (named 'file')."
+)
+@click.option("--token-fd", type=int, hidden=True)
 @click.option("--no-auth", is_flag=True, default=None, help="No tokens (loopback only; a warning is printed).")
 @click.option("--max-sessions", type=int, help="Live sessions at most [default: 32].")
 @click.option("--allowed-root", "allowed_roots", multiple=True, help="A folder a run's cwd may be in (repeatable).")
@@ -429,6 +436,8 @@ def serve_command(
     config_file: str | None,
     warm: str | None,
     token: str | None,
+    token_file: str | None,
+    token_fd: int | None,
     no_auth: bool | None,
     max_sessions: int | None,
     allowed_roots: tuple[str, ...],
@@ -437,10 +446,27 @@ def serve_command(
 
     Settings come from the config file, then JENKINS_KERNEL_* variables, then these flags.
     """
+    from .server import secrets
     from .server.config import load_settings
     from .server.serve import serve
 
     try:
+        if token_fd is not None:
+            given = secrets.read_token_fd(token_fd)
+        else:
+            if token:
+                click.echo(
+                    "jenkins-kernel: WARNING: --token is visible to local users (ps, /proc/PID/cmdline) until the "
+                    "service restarts itself without it; use --token-file or JENKINS_KERNEL_TOKEN",
+                    err=True,
+                )
+            given = {"cli": token} if token else {}
+            if os.environ.get(secrets.TOKEN_ENV):
+                given["env"] = os.environ[secrets.TOKEN_ENV]
+            secrets.reexec_without_tokens(given, sys.argv[1:])  # returns only where /proc does not exist
+        os.environ.pop(secrets.TOKEN_ENV, None)
+        if token_file:
+            given["file"] = secrets.read_token_file(token_file)
         settings = load_settings(
             config_file,
             host=host,
@@ -451,8 +477,7 @@ def serve_command(
             max_sessions=max_sessions,
             allowed_roots=list(allowed_roots) or None,
         )
-        if token:
-            settings.tokens = {**settings.tokens, "cli": token}
+        settings.tokens = {**settings.tokens, **given}
         serve(settings)
     except JenkinsKernelError as exc:
         _reject(exc, False)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-import hashlib
 import json
 import logging
 import threading
@@ -33,6 +32,7 @@ from ..notebook.reports import write_html_report
 from ..notebook.runner import NotebookOptions, run_notebook_async
 from ..status import RunStatus
 from ..store import Store
+from .artifact_files import index_files
 from .config import Settings
 from .metrics import ServiceMetrics
 from .requests import RunRequest
@@ -399,15 +399,3 @@ async def _first(awaitable: Any, cancel: asyncio.Event) -> bool:
         return True
     task.cancel()
     return False
-
-
-def index_files(folder: Path, paths: list[Path] | None = None) -> list[tuple[str, int, str]]:
-    """(name relative to ``folder``, size, sha256) of every file in it, or of ``paths``."""
-    found = []
-    for path in sorted(paths if paths is not None else (p for p in folder.rglob("*") if p.is_file())):
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        found.append((path.relative_to(folder).as_posix(), path.stat().st_size, digest.hexdigest()))
-    return found

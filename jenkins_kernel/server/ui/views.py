@@ -126,8 +126,8 @@ def run(id: str) -> str:
 def report(id: str) -> Response:
     """The run's report.html without scripts (it has none; an older one might). Served at a
     folder URL so that its report.css and images/ resolve to :func:`report_file`."""
-    path = service().artifact_path(id, "report.html")
-    html = _SCRIPT.sub(b"", path.read_bytes())
+    with service().open_artifact(id, "report.html") as opened:
+        html = _SCRIPT.sub(b"", opened.read())
     icon = url_for("ui.static", filename="favicon.svg").encode()  # else the browser asks /favicon.ico (a 404)
     html = _HEAD.sub(rb'\g<0><link rel="icon" href="' + icon + rb'">', html, count=1)
     response = Response(html, mimetype="text/html")
@@ -140,8 +140,8 @@ def report_file(id: str, name: str) -> Response:
     """report.css and the images report.html shows, beside it."""
     if name != "report.css" and not name.startswith("images/"):
         raise NotFound(f"run {id} has no report file {name!r}", code="unknown_artifact")
-    path = service().artifact_path(id, name)
-    response = send_file(path, conditional=True)
+    opened = service().open_artifact(id, name)
+    response = send_file(opened, download_name=name.rsplit("/", 1)[-1], conditional=True)
     response.headers["Content-Security-Policy"] = REPORT_CSP
     return response
 
