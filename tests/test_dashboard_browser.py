@@ -85,7 +85,7 @@ def wait_run_status(svc, run_id: str, statuses: set[str], timeout: float = 30) -
         time.sleep(0.1)
 
 
-def poll(page, expression: str, timeout: float = 15) -> bool:
+def poll(page, expression: str, timeout: float = 45) -> bool:
     """Whether ``expression`` became true in the page within ``timeout`` (Playwright's
     wait_for_function evaluates strings, which the dashboard's CSP rightly refuses)."""
     deadline = time.monotonic() + timeout
