@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..status import RunStatus
-from .kernel import KernelSession, describe_exit
-from .wire import recv_message
+from .backends.base import Kernel
 
 __all__ = ["STDIN_HINT", "CellOutcome", "Deadline", "Emit", "execute_cell"]
 
@@ -71,7 +70,7 @@ class _Progress:
 
 
 async def execute_cell(
-    session: KernelSession,
+    session: Kernel,
     code: str,
     emit: Emit,
     *,
@@ -86,12 +85,11 @@ async def execute_cell(
     ``interrupt_grace`` seconds it is restarted (or killed when ``restart_when_stuck`` is
     false, for a session about to end anyway).
     """
-    kc = session.kc
-    if kc is None or await session.exit_code() is not None:
+    if await session.exit_code() is not None:
         return _died(session, emit, time.time(), await session.exit_code())
     outcome = CellOutcome(RunStatus.SUCCEEDED, started=time.time())
     progress = _Progress()
-    msg_id = kc.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
+    msg_id = session.execute(code, store_history=True, allow_stdin=False)
     pump = asyncio.ensure_future(_pump_iopub(session, msg_id, emit, progress))
     reply = asyncio.ensure_future(session.wait_reply(msg_id, timeout=None))
     cancelled = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
@@ -125,7 +123,7 @@ async def execute_cell(
 
 
 async def _watch(
-    session: KernelSession,
+    session: Kernel,
     pump: asyncio.Future[None],
     reply: asyncio.Future[Any],
     cancelled: asyncio.Future[Any] | None,
@@ -155,12 +153,10 @@ async def _watch(
     return None
 
 
-async def _pump_iopub(session: KernelSession, msg_id: str, emit: Emit, progress: _Progress) -> None:
+async def _pump_iopub(session: Kernel, msg_id: str, emit: Emit, progress: _Progress) -> None:
     """Turn this cell's IOPub messages into events until the kernel reports idle."""
-    assert session.kc is not None
-    socket, wire_session = session.kc.iopub_channel.socket, session.kc.session
     while True:
-        msg = await recv_message(socket, wire_session)
+        msg = await session.recv_iopub()
         if msg["parent_header"].get("msg_id") != msg_id:
             continue
         progress.last_message = time.monotonic()
@@ -185,12 +181,10 @@ async def _pump_iopub(session: KernelSession, msg_id: str, emit: Emit, progress:
             progress.input_seen = True
 
 
-async def _refuse_stdin(session: KernelSession, msg_id: str, emit: Emit, progress: _Progress) -> None:
+async def _refuse_stdin(session: Kernel, msg_id: str, emit: Emit, progress: _Progress) -> None:
     """Some kernels (IRkernel) ask for input even when told there is none: refuse, interrupt."""
-    assert session.kc is not None
-    socket, wire_session = session.kc.stdin_channel.socket, session.kc.session
     while True:
-        msg = await recv_message(socket, wire_session)
+        msg = await session.recv_stdin()
         if msg["parent_header"].get("msg_id") != msg_id or msg["msg_type"] != "input_request":
             continue
         prompt = msg["content"].get("prompt", "")
@@ -240,7 +234,7 @@ async def _drain(pump: asyncio.Future[None], progress: _Progress, quiet: float =
 
 
 async def _stop_cell(
-    session: KernelSession,
+    session: Kernel,
     pump: asyncio.Future[None],
     reply: asyncio.Future[Any],
     progress: _Progress,
@@ -284,8 +278,8 @@ def _stop_error(why: str, came_back: bool, restarted: bool) -> dict[str, Any]:
     return {"ename": "CellTimeoutError", "evalue": f"{why} passed; {after}", "traceback": []}
 
 
-def _died(session: KernelSession, emit: Emit, started: float, code: int | None) -> CellOutcome:
-    evalue = f"the {session.kernel_name} kernel {describe_exit(code)} while running this cell"
+def _died(session: Kernel, emit: Emit, started: float, code: int | None) -> CellOutcome:
+    evalue = f"the {session.kernel_name} kernel {session.describe_exit(code)} while running this cell"
     error = {"ename": "DeadKernelError", "evalue": evalue, "traceback": []}
     tail = session.stderr_tail()
     if tail:

@@ -25,12 +25,12 @@ from jupyter_client.manager import AsyncKernelManager
 
 from ..exceptions import KernelStartError
 from .kernelspecs import require_kernel
-from .wire import recv_message_within
+from .wire import recv_message, recv_message_within
 
 __all__ = ["SECRET_ENV_VARS", "KernelInfo", "KernelSession", "describe_exit"]
 
 #: Never handed to a kernel: user code must not be able to read the service's token.
-SECRET_ENV_VARS = frozenset({"JENKINS_KERNEL_TOKEN"})
+SECRET_ENV_VARS = frozenset({"JENKINS_KERNEL_TOKEN", "JENKINS_KERNEL_GATEWAY_AUTH_TOKEN"})
 #: Lines a kernel logs at every start; they say nothing about why it died.
 _LOG_NOISE = ("running over TCP without encryption",)
 
@@ -182,6 +182,21 @@ class KernelSession:
                 return None
             if msg["parent_header"].get("msg_id") == msg_id:
                 return msg
+
+    def execute(self, code: str, *, store_history: bool = True, allow_stdin: bool = False) -> str:
+        """Send an execute_request (the kernel goes on after an error: the engine decides); its msg_id."""
+        assert self.kc is not None
+        return self.kc.execute(code, store_history=store_history, allow_stdin=allow_stdin, stop_on_error=False)
+
+    async def recv_iopub(self) -> dict[str, Any]:
+        assert self.kc is not None
+        return await recv_message(self.kc.iopub_channel.socket, self.kc.session)
+
+    async def recv_stdin(self) -> dict[str, Any]:
+        assert self.kc is not None
+        return await recv_message(self.kc.stdin_channel.socket, self.kc.session)
+
+    describe_exit = staticmethod(describe_exit)
 
     async def exit_code(self) -> int | None:
         """None while the kernel process lives; its exit code (or -signal) once it is gone."""

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..exceptions import JenkinsKernelError
-from .kernel import KernelSession
+from .backends.base import Kernel, KernelBackend
+from .backends.local import LocalBackend
 
 __all__ = ["WarmPool", "parse_warm_spec"]
 
@@ -38,20 +39,26 @@ def parse_warm_spec(text: str | dict[str, int] | None) -> dict[str, int]:
     return sizes
 
 
-async def _first_cell(session: KernelSession) -> None:
+async def _first_cell(session: Kernel) -> None:
     """Run an empty cell once: a kernel's first execution pays one-off costs (IPython opens
     its history database), which a warm kernel should have behind it."""
-    assert session.kc is not None
-    msg_id = session.kc.execute("pass", store_history=False)
+    msg_id = session.execute("pass", store_history=False)
     await session.wait_reply(msg_id, timeout=10)
 
 
 class WarmPool:
-    def __init__(self, sizes: dict[str, int], work_root: Path, on_change: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        sizes: dict[str, int],
+        work_root: Path,
+        on_change: Callable[[], None] | None = None,
+        backend: KernelBackend | None = None,
+    ) -> None:
         self.sizes = dict(sizes)
+        self.backend = backend or LocalBackend()
         self.work_root = work_root
         self.on_change = on_change or (lambda: None)
-        self._ready: dict[str, list[tuple[str, KernelSession]]] = {k: [] for k in sizes}  # (id, kernel)
+        self._ready: dict[str, list[tuple[str, Kernel]]] = {k: [] for k in sizes}  # (id, kernel)
         self._starting: dict[str, int] = dict.fromkeys(sizes, 0)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -73,7 +80,7 @@ class WarmPool:
         session_id = uuid.uuid4().hex
         cwd = self.work_root / session_id
         cwd.mkdir(parents=True, exist_ok=True)
-        session = KernelSession(name, cwd=cwd)
+        session = self.backend.new_kernel(name, cwd=str(cwd))
         try:
             await session.start()
             await _first_cell(session)
@@ -90,7 +97,7 @@ class WarmPool:
         self._ready[name].append((session_id, session))
         self.on_change()
 
-    async def take(self, name: str) -> tuple[str, KernelSession] | None:
+    async def take(self, name: str) -> tuple[str, Kernel] | None:
         """A ready kernel of that name and the id of its folder, or None; its replacement
         starts ``REFILL_DELAY`` later.
 

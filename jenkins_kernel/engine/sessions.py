@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import JenkinsKernelError, KernelStartError
-from .kernel import KernelSession
+from .backends.base import Kernel, KernelBackend
+from .backends.local import LocalBackend
 from .pool import WarmPool
 
 __all__ = ["ManagedSession", "SessionError", "SessionManager"]
@@ -36,7 +37,7 @@ class ManagedSession:
     cwd: str
     name: str | None
     token_name: str | None
-    kernel_session: KernelSession
+    kernel_session: Kernel
     ready: asyncio.Future[None]
     scratch: bool
     ephemeral: bool
@@ -89,9 +90,11 @@ class SessionManager:
         max_sessions: int = 32,
         idle_timeout: float = 3600.0,
         on_change: Callable[[ManagedSession], None] | None = None,
+        backend: KernelBackend | None = None,
     ) -> None:
         """``on_change`` is told when a session is created, starts, dies, restarts or closes."""
         self.work_root = work_root
+        self.backend = backend or LocalBackend()
         self.pool = pool
         self.max_sessions = max_sessions
         self.idle_timeout = idle_timeout
@@ -164,7 +167,7 @@ class SessionManager:
             if scratch:
                 cwd = str(self.work_root / session_id)
                 Path(cwd).mkdir(parents=True, exist_ok=True)
-            kernel_session = KernelSession(kernel, cwd=cwd, env=env)
+            kernel_session = self.backend.new_kernel(kernel, cwd=cwd, env=env)
             managed = self._new(
                 session_id, kernel, kernel_session, name, token_name, scratch=scratch, ephemeral=ephemeral
             )
@@ -179,7 +182,7 @@ class SessionManager:
     def _new(
         session_id: str,
         kernel: str,
-        kernel_session: KernelSession,
+        kernel_session: Kernel,
         name: str | None,
         token_name: str | None,
         *,

@@ -16,6 +16,7 @@ from typing import Any
 
 from nbformat import NotebookNode
 
+from ..engine.backends.base import Kernel
 from ..engine.events import EventStream, Listener
 from ..engine.executor import Deadline, execute_cell
 from ..engine.kernel import KernelSession
@@ -72,7 +73,7 @@ async def run_notebook_async(
     output_dir: Path | None = None,
     listeners: Iterable[Listener] = (),
     cancel: asyncio.Event | None = None,
-    session: KernelSession | None = None,
+    session: Kernel | None = None,
     stream: EventStream | None = None,
 ) -> tuple[RunResult, NotebookNode]:
     """Run ``nb``; return how it went and the executed notebook (outputs filled in).
@@ -83,7 +84,7 @@ async def run_notebook_async(
     continue that stream (the service numbers a run's events from its queued event on).
     """
     kernel_name = session.kernel_name if session else resolve_kernel_name(nb, options.kernel)
-    spec = require_kernel(kernel_name)
+    spec = session.spec if session else require_kernel(kernel_name)
     nb = parameterize(nb, options.parameters, spec.language or kernel_name)
     if output_dir is not None:
         if not options.defer_html:
@@ -128,7 +129,7 @@ async def run_notebook_async(
 
 async def _run_cells(
     nb: NotebookNode,
-    session: KernelSession,
+    session: Kernel,
     stream: EventStream,
     result: RunResult,
     options: NotebookOptions,
@@ -195,7 +196,7 @@ async def _run_cells(
     return failure or (RunStatus.SUCCEEDED, "")
 
 
-def _record_kernel(nb: NotebookNode, session: KernelSession) -> None:
+def _record_kernel(nb: NotebookNode, session: Kernel) -> None:
     info = session.info
     nb.metadata["kernelspec"] = {
         "name": session.kernel_name,

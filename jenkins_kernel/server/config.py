@@ -42,6 +42,13 @@ class Settings:
     idempotency_ttl: float = 24 * 3600.0
     interrupt_grace: float = 3.0
     default_kernel: str = "python3"
+    kernel_backend: str = "local"
+    gateway_url: str = ""
+    gateway_auth_token: str = ""
+    gateway_headers: dict[str, str] = field(default_factory=dict)
+    gateway_kernel_env: dict[str, str] = field(default_factory=dict)
+    gateway_request_timeout: float = 30.0
+    gateway_connect_timeout: float = 10.0
 
 
 SETTINGS_HELP = {
@@ -61,6 +68,13 @@ SETTINGS_HELP = {
     "idempotency_ttl": "Seconds an Idempotency-Key is remembered.",
     "interrupt_grace": "Seconds a kernel has to stop after an interrupt before it is restarted.",
     "default_kernel": "Kernel of a run that names neither kernel nor session.",
+    "kernel_backend": "Where kernels run: local (processes here) or gateway (a Kernel/Enterprise Gateway).",
+    "gateway_url": "The gateway's base URL, e.g. http://enterprise-gateway:8888 (kernel_backend gateway).",
+    "gateway_auth_token": "Token sent to the gateway as 'Authorization: token T' (its auth_token).",
+    "gateway_headers": "Extra HTTP headers for the gateway ({name: value}), e.g. a proxy's auth header.",
+    "gateway_kernel_env": "KERNEL_* variables sent with every kernel start, e.g. {KERNEL_NAMESPACE: ml}.",
+    "gateway_request_timeout": "Seconds a gateway REST request may take (a kernel start on a cluster is slow).",
+    "gateway_connect_timeout": "Seconds to connect to the gateway (REST and WebSocket).",
 }
 
 
@@ -73,6 +87,8 @@ def _coerce(name: str, value: Any) -> Any:
             return parse_warm_spec(value)
         if name == "tokens":
             return _tokens(value)
+        if kind.startswith("dict[str, str]"):
+            return _string_map(value)
         if name == "allowed_roots":
             return (
                 [str(v) for v in value] if isinstance(value, list) else [p for p in str(value).split(os.pathsep) if p]
@@ -86,6 +102,15 @@ def _coerce(name: str, value: Any) -> Any:
         return str(value)
     except (TypeError, ValueError) as exc:
         raise RejectedError(f"setting {name}: {exc}", code="bad_setting") from exc
+
+
+def _string_map(value: Any) -> dict[str, str]:
+    """A mapping of strings, from YAML or from a variable holding a YAML/JSON mapping."""
+    if isinstance(value, str):
+        value = yaml.safe_load(value) or {}
+    if not isinstance(value, dict):
+        raise ValueError("expected a mapping of names to values")
+    return {str(k): str(v) for k, v in value.items()}
 
 
 def _tokens(value: Any) -> dict[str, str]:

@@ -20,8 +20,8 @@ from typing import Any
 
 from .. import __version__
 from ..console import ConsoleRenderer
+from ..engine.backends import make_backend
 from ..engine.events import Event
-from ..engine.kernelspecs import installed_kernels, require_kernel
 from ..engine.loop import EngineLoop
 from ..engine.pool import WarmPool
 from ..engine.sessions import ManagedSession, SessionManager
@@ -66,10 +66,20 @@ class AgentService:
         self.metrics = ServiceMetrics(self)
         self._idempotency = threading.Lock()
         self._close_lost_runs()
+        self.backend = make_backend(
+            settings.kernel_backend,
+            gateway_url=settings.gateway_url,
+            gateway_auth_token=settings.gateway_auth_token,
+            gateway_headers=settings.gateway_headers,
+            gateway_kernel_env=settings.gateway_kernel_env,
+            gateway_request_timeout=settings.gateway_request_timeout,
+            gateway_connect_timeout=settings.gateway_connect_timeout,
+        )
         self.engine = EngineLoop()
-        self.pool = WarmPool(settings.warm, self.work_root) if settings.warm else None
+        self.pool = WarmPool(settings.warm, self.work_root, backend=self.backend) if settings.warm else None
         self.sessions = SessionManager(
             self.work_root,
+            backend=self.backend,
             pool=self.pool,
             max_sessions=settings.max_sessions,
             idle_timeout=settings.session_idle_timeout,
@@ -116,6 +126,7 @@ class AgentService:
             await self.sessions.close_all()
             if self.pool is not None:
                 await self.pool.close()
+            await self.backend.close()
 
         with contextlib.suppress(Exception):
             self.engine.run(shutdown(), timeout=30)
@@ -129,7 +140,7 @@ class AgentService:
 
     def kernelspecs(self) -> list[dict[str, Any]]:
         warm = self.pool.counts() if self.pool else {}
-        return [{**k.to_dict(), "warm": warm.get(name, 0)} for name, k in installed_kernels().items()]
+        return [{**k.to_dict(), "warm": warm.get(name, 0)} for name, k in self.backend.kernelspecs().items()]
 
     # -- sessions ------------------------------------------------------------------------
 
@@ -151,7 +162,7 @@ class AgentService:
                 f"unknown field(s): {', '.join(unknown)}", code="unknown_field", hint="known: kernel, name, cwd, env"
             )
         kernel = body.get("kernel") or self.settings.default_kernel
-        require_kernel(kernel)
+        self.backend.require_kernel(kernel)
         cwd = check_cwd(body["cwd"], self.allowed_roots) if body.get("cwd") else None
         env = body.get("env") or {}
         if not isinstance(env, dict) or any(not isinstance(v, str) for v in env.values()):
@@ -229,7 +240,7 @@ class AgentService:
             if req.cwd:
                 req.cwd = check_cwd(req.cwd, self.allowed_roots)
             if req.session is None and req.wanted_kernel:
-                require_kernel(req.wanted_kernel)
+                self.backend.require_kernel(req.wanted_kernel)
             run_id = uuid.uuid4().hex
             if req.session:  # an existing session: found without a hop to the engine loop
                 managed = self._existing_session(req)
@@ -283,12 +294,12 @@ class AgentService:
             existing = self.sessions.by_name(req.session_name)
             # the request's kernel (or its notebook's) first: a mismatch is an error, not a surprise
             kernel = req.wanted_kernel or (existing.kernel if existing else None) or self.settings.default_kernel
-            require_kernel(kernel)
+            self.backend.require_kernel(kernel)
             return await self.sessions.open(
                 kernel, name=req.session_name, cwd=req.cwd, env=req.env, token_name=token_name
             )
         kernel = req.wanted_kernel or self.settings.default_kernel
-        require_kernel(kernel)
+        self.backend.require_kernel(kernel)
         return await self.sessions.open(kernel, cwd=req.cwd, env=req.env, token_name=token_name, ephemeral=True)
 
     def get_run(self, run_id: str) -> dict[str, Any]:
