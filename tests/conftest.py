@@ -61,3 +61,20 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
 
 def stream_text(cell: nbformat.NotebookNode, name: str = "stdout") -> str:
     return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == name)
+
+
+@pytest.fixture(scope="session")
+def kernel_gateway(tmp_path_factory):
+    """One real Jupyter Kernel Gateway for the whole test session (see tests/gateway.py)."""
+    from gateway import KernelGatewayProcess
+
+    gateway = KernelGatewayProcess(tmp_path_factory.mktemp("kernel-gateway")).start()
+    yield gateway
+    gateway.stop()
+
+
+def backend_settings(request, backend: str) -> str:
+    """YAML settings for a service whose kernels come from ``backend`` (local or gateway)."""
+    if backend == "gateway":
+        return request.getfixturevalue("kernel_gateway").settings()
+    return ""

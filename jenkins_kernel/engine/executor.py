@@ -246,7 +246,8 @@ async def _stop_cell(
     The interrupt waits until the kernel has begun the user's code: ipykernel ignores
     SIGINT between cells, and one that lands while it sets a cell up can make it drop the
     request without a reply. Kernels that never say execute_input get it 0.2 s after
-    "busy". It is sent again every ``RESEND`` seconds until the kernel answers. True when
+    "busy". It is sent again every ``RESEND`` seconds until the kernel answers (with an
+    error or its reply). True when
     the kernel came back by itself (its state is kept).
     """
     end = time.monotonic() + grace
@@ -256,9 +257,10 @@ async def _stop_cell(
             return True
         now = time.monotonic()
         begun = progress.input_seen or (progress.busy_at is not None and now - progress.busy_at > 0.2)
-        if begun and not reply.done() and now >= next_interrupt:
-            await session.interrupt()
-            next_interrupt = now + RESEND
+        reacted = progress.error is not None  # the interrupt landed: a second one would hit its traceback
+        if begun and not reacted and not reply.done() and now >= next_interrupt:
+            await session.interrupt()  # a REST call on a gateway: the pause counts from its answer
+            next_interrupt = time.monotonic() + RESEND
         await asyncio.wait([t for t in (pump, reply) if not t.done()], timeout=0.05)
     pump.cancel()
     reply.cancel()
