@@ -148,7 +148,7 @@ async def _watch(
             if time.monotonic() - progress.last_message > IOPUB_QUIET:
                 return None  # the reply came and IOPub fell silent: do not wait forever
             continue
-        if not pump.done() and await session.exit_code() is not None:
+        if await session.exit_code() is not None:  # also after "idle" while the reply never came
             return "died"
     return None
 
