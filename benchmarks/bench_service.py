@@ -48,8 +48,8 @@ class Http:
         return json.loads(payload)
 
 
-def start_service(data_dir: Path, warm: str) -> tuple[subprocess.Popen[str], int]:
-    cmd = [str(BIN / "jenkins-kernel"), "serve", "--port", "0", "--data-dir", str(data_dir), "--warm", warm]
+def start_service(data_dir: Path, warm: str, *extra: str) -> tuple[subprocess.Popen[str], int]:
+    cmd = [str(BIN / "jenkins-kernel"), "serve", "--port", "0", "--data-dir", str(data_dir), "--warm", warm, *extra]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "JENKINS_KERNEL_TOKEN": TOKEN})
     assert proc.stderr is not None
     for line in proc.stderr:
