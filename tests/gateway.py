@@ -3,6 +3,7 @@ with token auth, for the tests that run the service with ``kernel_backend: gatew
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -28,6 +29,10 @@ class KernelGatewayProcess:
     default): a kernel that dies is then reported within the 2 s the service promises.
     """
 
+    program = [sys.executable, "-m", "kernel_gateway"]
+    app = "KernelGatewayApp"
+    kernel_env: dict[str, str] = {}
+
     def __init__(self, workdir: Path, *extra: str) -> None:
         self.workdir, self.extra = workdir, extra
         self.port = free_port()
@@ -38,11 +43,12 @@ class KernelGatewayProcess:
 
     def start(self, timeout: float = 60) -> KernelGatewayProcess:
         cmd = [
-            sys.executable, "-m", "kernel_gateway", "--ip=127.0.0.1", f"--port={self.port}",
-            f"--KernelGatewayApp.auth_token={self.token}", "--KernelRestarter.time_to_dead=0.5",
+            *self.program, "--ip=127.0.0.1", f"--port={self.port}",
+            f"--{self.app}.auth_token={self.token}", "--KernelRestarter.time_to_dead=0.5",
             *self.extra,
         ]  # fmt: skip
         env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(self.workdir / "runtime")}
+        env["PATH"] = str(Path(self.program[0]).parent) + os.pathsep + env["PATH"]  # its kernels' python
         self.proc = subprocess.Popen(
             cmd, cwd=self.workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
@@ -65,7 +71,8 @@ class KernelGatewayProcess:
 
     def settings(self) -> str:
         """The service's YAML settings that use this gateway."""
-        return f"kernel_backend: gateway\ngateway_url: {self.url}\ngateway_auth_token: {self.token}\n"
+        text = f"kernel_backend: gateway\ngateway_url: {self.url}\ngateway_auth_token: {self.token}\n"
+        return text + (f"gateway_kernel_env: {json.dumps(self.kernel_env)}\n" if self.kernel_env else "")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -74,3 +81,16 @@ class KernelGatewayProcess:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+#: Enterprise Gateway pins jupyter_client 6 and jupyter_server 1, so it lives in its own
+#: virtual environment, made by `make venv` (and so by .ci/run).
+EG_VENV = Path(__file__).resolve().parents[1] / ".venv-eg"
+
+
+class EnterpriseGatewayProcess(KernelGatewayProcess):
+    """``jupyter enterprisegateway`` with its local process proxy (kernels as local processes)."""
+
+    program = [str(EG_VENV / "bin" / "python"), "-m", "enterprise_gateway"]
+    app = "EnterpriseGatewayApp"
+    kernel_env = {"KERNEL_USERNAME": "jenkins"}  # it refuses kernels for root, which CI is

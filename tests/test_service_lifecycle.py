@@ -14,6 +14,8 @@ from service import TOKEN, ServiceProcess
 
 #: Tests about executing code run on both kernel backends: local processes and a Kernel Gateway.
 on_every_backend = pytest.mark.backends("local", "gateway")
+#: The exit-code cases and a notebook's reports run on an Enterprise Gateway as well.
+on_every_gateway = pytest.mark.backends("local", "gateway", "enterprise-gateway")
 BACKENDS = ["local", "gateway"]
 
 
@@ -112,7 +114,7 @@ CASES = [
 ]
 
 
-@on_every_backend
+@on_every_gateway
 @pytest.mark.parametrize(("code", "expected"), CASES)
 def test_client_mode_gives_the_same_exit_codes_and_output_as_embedded(remote, tmp_path, code, expected):
     env = {"JENKINS_KERNEL_URL": remote.url, "JENKINS_KERNEL_TOKEN": TOKEN}
@@ -127,12 +129,12 @@ def _console(text: str, backend: str) -> list[str]:
     """Console lines without durations; a gateway cannot know a dead kernel's exit code or
     log, so the words for a death are made the same (the exit code is compared above)."""
     lines = [line.split(" in ")[0] for line in text.splitlines()]
-    if backend == "gateway":
+    if backend != "local":
         lines = [line.replace("died (the gateway saw its process end)", "exited with code 9") for line in lines]
     return [line for line in lines if "kernel log:" not in line and "the gateway's log" not in line]
 
 
-@on_every_backend
+@on_every_gateway
 def test_client_mode_runs_a_notebook_and_downloads_its_reports(remote, tmp_path):
     nb = make_notebook(tmp_path / "p.ipynb", [("n = 1", ["parameters"]), "print(n * 10)"])
     env = {"JENKINS_KERNEL_URL": remote.url, "JENKINS_KERNEL_TOKEN": TOKEN}

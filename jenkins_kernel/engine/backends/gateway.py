@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import json
 import logging
 import struct
@@ -109,7 +110,8 @@ class GatewayKernel:
         self._dead, self._closing = None, False
         self._queues = {c: asyncio.Queue() for c in _CHANNELS}
         self._session = Session(key=b"", username="jenkins-kernel")  # a new session_id: nothing to replay
-        env = {**self.rest.config.kernel_env, **self.extra_env}
+        # KERNEL_USERNAME: who the kernel runs for (Enterprise Gateway refuses root by default)
+        env = {"KERNEL_USERNAME": getpass.getuser(), **self.rest.config.kernel_env, **self.extra_env}
         model = await self.rest.request("POST", "kernels", body={"name": self.kernel_name, "env": env})
         self.kernel_id = str(model["id"])
         self._ws = await self._connect(self.rest.config.connect_timeout)
