@@ -48,7 +48,7 @@ class KernelGatewayProcess:
             *self.extra,
         ]  # fmt: skip
         env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(self.workdir / "runtime")}
-        env["PATH"] = str(Path(self.program[0]).parent) + os.pathsep + env["PATH"]  # its kernels' python
+        env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]  # kernels: the project's python
         self.proc = subprocess.Popen(
             cmd, cwd=self.workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
