@@ -33,7 +33,8 @@ lint: venv
 pytest: venv
 	$(BIN)/pytest
 
-# The Jenkins plugin's JDK-only client, tested against the real service (javac + Debian's junit4).
+# The Jenkins plugin: every class compiled against its API stubs, then its JUnit 4 tests
+# against the real service (javac + Debian's junit4; no Maven, no Jenkins jars).
 java-test: venv
 	plugin_stub/run-tests.sh
 

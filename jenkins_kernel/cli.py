@@ -5,6 +5,7 @@ The commands only parse their options and call one library function each.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -84,7 +85,15 @@ def server_options(func: Any) -> Any:
         default=120.0,
         show_default=True,
         envvar="JENKINS_KERNEL_RETRY_FOR",
-        help="Seconds to keep retrying while the service cannot be reached (15 at most before the run starts).",
+        help="Seconds to keep retrying while a service that answered before cannot be reached (it restarts).",
+    )(func)
+    func = click.option(
+        "--connect-timeout",
+        type=click.FloatRange(min=0),
+        default=10.0,
+        show_default=True,
+        envvar="JENKINS_KERNEL_CONNECT_TIMEOUT",
+        help="Seconds to keep trying a service that has not answered yet in this command.",
     )(func)
     func = click.option(
         "--token", envvar="JENKINS_KERNEL_TOKEN", help="The service's token [env JENKINS_KERNEL_TOKEN]."
@@ -98,10 +107,10 @@ def server_options(func: Any) -> Any:
     return func
 
 
-def _client(server: str, token: str | None, retry_for: float, writer: ConsoleWriter) -> Any:
+def _client(server: str, token: str | None, retry_for: float, connect_for: float, writer: ConsoleWriter) -> Any:
     from .client import Client
 
-    client = Client(server, token, retry_for=retry_for)
+    client = Client(server, token, retry_for=retry_for, connect_for=connect_for)
     client.on_retry = writer.note
     return client
 
@@ -128,7 +137,48 @@ def _reject(exc: JenkinsKernelError, as_json: bool) -> None:
     sys.exit(exc.exit_code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def _usage_hint(error: click.UsageError, args: list[str]) -> str:
+    """How to fix a usage error, in one line; ``-p a=1`` gets its own."""
+    for flag, value in itertools.pairwise(args):
+        if args[:1] == ["run"] and flag in ("-p", "--parameter") and "=" in value and not value.startswith("="):
+            name, _, val = value.partition("=")
+            return f"a parameter is two words, -p NAME VALUE: write -p {name} {val or 'VALUE'}"
+    command = error.ctx.command_path if error.ctx is not None else "jenkins-kernel"
+    return f"see `{command} --help`"
+
+
+class JenkinsKernelGroup(click.Group):
+    """click's group, with the project's exit codes: a usage error is a rejected request
+    (exit 5, one line and a hint), not click's exit 2, which here means timed_out."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, *rest: Any, **extra: Any) -> Any:
+        if extra.get("standalone_mode", True) is False or rest:
+            return super().main(args, prog_name, *rest, **extra)
+        argv = list(sys.argv[1:] if args is None else args)
+        extra["standalone_mode"] = False
+        try:
+            code = super().main(argv, prog_name, **extra)
+        except click.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group name: its help, as before click 8.2
+                click.echo(exc.format_message())
+                sys.exit(0)
+            message = " ".join(exc.format_message().split())
+            click.echo(f"{PREFIX} rejected: {message}", err=True)
+            click.echo(f"{PREFIX}   hint: {_usage_hint(exc, argv)}", err=True)
+            sys.exit(RunStatus.REJECTED.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(RunStatus.REJECTED.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(RunStatus.CANCELLED.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(
+    cls=JenkinsKernelGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="jenkins-kernel")
 def main() -> None:
     """Run Jupyter notebooks and cells as CI build steps, in any kernel."""
@@ -143,12 +193,22 @@ def main() -> None:
     nargs=2,
     multiple=True,
     metavar="NAME VALUE",
-    help="Set a parameter; VALUE is typed like YAML (3, 0.5, true, null, text).",
+    help="Set a parameter (two words); VALUE is typed like YAML 1.2 core (007 is 7, 0x1f, 0.5, true, null, text).",
 )
 @click.option(
     "-f", "--parameters-file", type=click.Path(dir_okay=False, path_type=Path), help="A YAML file of parameters."
 )
-@click.option("--param-env", metavar="PREFIX", help="Take parameters from environment variables named PREFIX<name>.")
+@click.option(
+    "--param-env",
+    metavar="PREFIX",
+    help="Take parameters from environment variables named PREFIX<name> (only the names the "
+    "notebook's parameters cell declares, when it has one).",
+)
+@click.option(
+    "--allow-unknown-parameters",
+    is_flag=True,
+    help="Inject a parameter the notebook's parameters cell does not declare (a warning, not exit 5).",
+)
 @click.option("-k", "--kernel", help="Kernel to run on (default: the notebook's own).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds the whole run may take.")
 @click.option("--cell-timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds any one cell may take.")
@@ -178,6 +238,7 @@ def run_command(
     pairs: tuple[tuple[str, str], ...],
     parameters_file: Path | None,
     param_env: str | None,
+    allow_unknown_parameters: bool,
     kernel: str | None,
     timeout: float | None,
     cell_timeout: float | None,
@@ -191,6 +252,7 @@ def run_command(
     server: str | None,
     token: str | None,
     retry_for: float,
+    connect_timeout: float,
     session_name: str | None,
 ) -> None:
     """Run a whole NOTEBOOK; write executed.ipynb, junit.xml, report.html, summary.json.
@@ -214,13 +276,14 @@ def run_command(
         "timeout": timeout,
         "cell_timeout": cell_timeout,
         "allow_errors": allow_errors,
+        "allow_unknown_parameters": allow_unknown_parameters,
         "cwd": cwd,
     }
     try:
         if server:
             from .remote import run_notebook_remote
 
-            client = _client(server, token, retry_for, writer)
+            client = _client(server, token, retry_for, connect_timeout, writer)
             exit_code = run_notebook_remote(client, notebook, session_name=session_name, **common)["exit_code"]
         else:
             exit_code = run_notebook(notebook, max_output_bytes=max_output_bytes, **common).exit_code
@@ -256,6 +319,7 @@ def exec_command(
     server: str | None,
     token: str | None,
     retry_for: float,
+    connect_timeout: float,
     session_name: str | None,
 ) -> None:
     """Run one cell: -c CODE, -f FILE, or - to read the code from stdin."""
@@ -271,7 +335,7 @@ def exec_command(
         if server:
             from .remote import execute_remote
 
-            client = _client(server, token, retry_for, writer)
+            client = _client(server, token, retry_for, connect_timeout, writer)
             options = {"kernel": kernel, "timeout": timeout, "cwd": cwd, "session_name": session_name}
             exit_code = execute_remote(client, text, listeners=[writer], **options)["exit_code"]
         else:
@@ -350,6 +414,41 @@ def serve_command(
         serve(settings)
     except JenkinsKernelError as exc:
         _reject(exc, False)
+
+
+@main.command("prune")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="The service's data dir [default: XDG data home].")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True), help="A YAML file of settings.")
+@click.option("--retention-days", type=click.FloatRange(min=0), help="Keep finished runs this many days [default: 30].")
+@click.option("--max-runs", type=click.IntRange(min=0), help="Keep this many finished runs at most [0: no limit].")
+@click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
+def prune_command(
+    data_dir: str | None, config_file: str | None, retention_days: float | None, max_runs: int | None, dry_run: bool
+) -> None:
+    """Delete old runs (events, logs, artifacts), expired idempotency keys and old audit
+    rows, as the service's retention pass does; never a queued or running run."""
+    from .retention import prune
+    from .server.config import load_settings
+    from .store import Store
+
+    try:
+        settings = load_settings(config_file, data_dir=data_dir, retention_days=retention_days, max_runs=max_runs)
+    except JenkinsKernelError as exc:
+        _reject(exc, False)
+    if not (Path(settings.data_dir) / "jenkins-kernel.sqlite3").exists():
+        _reject(JenkinsKernelError(f"no jenkins-kernel database in {settings.data_dir}", code="no_data_dir"), False)
+    store = Store(settings.data_dir)
+    try:
+        report = prune(
+            store,
+            retention_days=settings.retention_days,
+            max_runs=settings.max_runs,
+            idempotency_ttl=settings.idempotency_ttl,
+            dry_run=dry_run,
+        )
+    finally:
+        store.close()
+    click.echo(report.describe(dry_run))
 
 
 def _register_jenkins_group() -> None:

@@ -43,13 +43,25 @@ class ServiceUnreachable(JenkinsKernelError):
 
 
 class Client:
-    def __init__(self, url: str, token: str | None = None, *, timeout: float = 30.0, retry_for: float = 120.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        retry_for: float = 120.0,
+        connect_for: float = 10.0,
+    ) -> None:
+        """``retry_for``: seconds of retrying once the service has answered (it restarts);
+        ``connect_for``: seconds of retrying while it never has (a wrong URL fails fast)."""
         if not url.startswith(("http://", "https://")):
             raise RejectedError(f"the service URL must start with http:// or https://, not {url!r}")
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout
         self.retry_for = retry_for
+        self.connect_for = connect_for
+        self.answered = False  # whether the service has answered once in this client's life
         self.on_retry: Callable[[str], None] = lambda message: None
 
     # -- plumbing --------------------------------------------------------------------
@@ -78,8 +90,10 @@ class Client:
             request.add_header(key, value)
         try:
             with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
+                self.answered = True
                 return response.status, dict(response.headers), response.read()
         except urllib.error.HTTPError as exc:
+            self.answered = True
             payload = exc.read()
             if exc.code in _RETRYABLE_STATUS:
                 raise ServiceUnreachable(f"{self.url} answered {exc.code}") from exc
@@ -96,8 +110,12 @@ class Client:
         return json.loads(payload)
 
     def _retrying(self, call: Callable[[], Any], retry_for: float | None = None) -> Any:
-        """``call()``, retried with backoff while the service cannot be reached."""
-        deadline = time.monotonic() + (self.retry_for if retry_for is None else retry_for)
+        """``call()``, retried with backoff while the service cannot be reached: for
+        ``retry_for`` once it has answered, for ``connect_for`` at most before that."""
+        window = self.retry_for if retry_for is None else retry_for
+        if not self.answered:
+            window = min(window, self.connect_for)
+        deadline = time.monotonic() + window
         pause = 0.2
         while True:
             try:

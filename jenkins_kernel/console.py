@@ -119,9 +119,14 @@ class ConsoleRenderer:
     def _on_status(self, event: Event) -> list[Piece]:
         data = event.data
         status = data.get("status")
+        warnings = [
+            ("stderr", self._paint(f"{PREFIX} warning: {w}", "yellow") + "\n") for w in data.get("warnings") or []
+        ]
         if status == "running" and data.get("notebook") and not self.quiet:
             line = f"{PREFIX} running {data['notebook']} on the {data.get('kernel')} kernel"
-            return [("stderr", self._paint(line, "bold") + "\n")]
+            return [("stderr", self._paint(line, "bold") + "\n"), *warnings]
+        if warnings:
+            return warnings
         if data.get("exit_code") is None:
             return []
         line = f"{PREFIX} {status} in {_seconds(data.get('duration', 0.0))} (exit code {data['exit_code']})"

@@ -17,6 +17,7 @@ __all__ = [
     "JenkinsKernelError",
     "KernelStartError",
     "RejectedError",
+    "StorageError",
     "UnknownKernelError",
 ]
 
@@ -80,4 +81,16 @@ class KernelStartError(JenkinsKernelError):
 
     code = "kernel_start_failed"
     status = RunStatus.KERNEL_DIED
+    http_status = 503
+
+
+class StorageError(JenkinsKernelError):
+    """The data dir cannot be written (disk full, permissions taken away, I/O error).
+
+    The run that was writing ends ``failed`` once the store works again; new requests get
+    503 meanwhile, and the service recovers by itself when the cause goes away.
+    """
+
+    code = "storage_unavailable"
+    status = RunStatus.FAILED
     http_status = 503

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
@@ -24,9 +25,35 @@ from .notebook.loader import load_notebook
 from .notebook.parameters import collect_parameters
 from .notebook.runner import NotebookOptions, run_notebook_async
 
-__all__ = ["default_output_dir", "execute", "run_notebook"]
+__all__ = ["default_output_dir", "execute", "notebook_path", "origin_from_env", "run_notebook"]
 
 T = TypeVar("T")
+
+
+#: Variables a Jenkins build sets in a step's environment, and the origin field each fills.
+_JENKINS_ENV = {
+    "JOB_NAME": "job_name",
+    "BUILD_NUMBER": "build_number",
+    "BUILD_URL": "build_url",
+    "GIT_COMMIT": "git_commit",
+    "GIT_BRANCH": "git_branch",
+    "NODE_NAME": "node_name",
+}
+
+
+def origin_from_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The Jenkins build this process runs in, from the variables Jenkins sets (empty outside)."""
+    environ = dict(os.environ) if environ is None else environ
+    return {field: environ[var] for var, field in _JENKINS_ENV.items() if environ.get(var)}
+
+
+def notebook_path(path: str | Path) -> str:
+    """The notebook's path relative to the working directory (as given when it lies outside)."""
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
 
 
 def default_output_dir(notebook: str | Path) -> Path:
@@ -52,6 +79,8 @@ def run_notebook(
     nb = load_notebook(path)
     opts = NotebookOptions(parameters=collect_parameters(nb, parameters, parameters_file, param_env), **options)
     opts.cwd = opts.cwd or str(Path(path).resolve().parent)
+    opts.path = opts.path or notebook_path(path)
+    opts.origin = opts.origin or origin_from_env()
     out = Path(output_dir) if output_dir is not None else default_output_dir(path)
 
     async def main(cancel: asyncio.Event) -> RunResult:

@@ -15,6 +15,7 @@ from typing import Any
 
 from .client import Client
 from .engine.events import Event, Listener
+from .notebook.files import clean_output_dir
 from .notebook.loader import load_notebook
 from .notebook.parameters import collect_parameters
 
@@ -32,14 +33,26 @@ def run_notebook_remote(
     param_env: str | None = None,
     **options: Any,
 ) -> dict[str, Any]:
-    """Upload the notebook, follow its run, download its reports; the finished run."""
+    """Upload the notebook, follow its run, download its reports; the finished run.
+
+    The output folder is cleaned of the previous run's files as in embedded mode, and the
+    request carries what embedded mode knows locally: the notebook's relative path (JUnit
+    classname) and the Jenkins build from the environment.
+    """
+    from .local import notebook_path, origin_from_env
+
     nb = load_notebook(path)
     body = {
         "notebook": nb,
         "notebook_name": Path(path).name,
+        "notebook_path": notebook_path(path),
         "parameters": collect_parameters(nb, parameters, parameters_file, param_env),
         **{k: v for k, v in options.items() if v not in (None, False)},
     }
+    origin = origin_from_env()
+    if origin and "jenkins" not in body:
+        body["jenkins"] = origin
+    clean_output_dir(output_dir)
     run = follow_run(client, client.start_run(body), listeners)
     for artifact in client.artifacts(run["id"]):
         if not artifact["name"].startswith("input."):
@@ -60,7 +73,13 @@ def follow_run(client: Client, run: dict[str, Any], listeners: Iterable[Listener
             event = Event.from_dict(raw)
             for listener in listeners:
                 listener(event)
-    return client.get_run(run["id"])
+    run = client.get_run(run["id"])
+    if run.get("dashboard_url"):  # the run's page, for a person reading the build log
+        for listener in listeners:
+            note = getattr(listener, "note", None)
+            if note is not None:
+                note(f"dashboard: {run['dashboard_url']}")
+    return run
 
 
 @contextlib.contextmanager

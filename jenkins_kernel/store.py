@@ -9,8 +9,10 @@ the same writer thread, in the same order as the events it was rendered from.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import queue
 import sqlite3
 import threading
@@ -20,9 +22,16 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from .exceptions import StorageError
+
 __all__ = ["SCHEMA_VERSION", "Store"]
 
 SCHEMA_VERSION = 1
+#: Seconds between probes of a failing store (so /health turns 200 again by itself).
+PROBE_EVERY = 1.0
+#: Bytes the write-ahead log is cut back to after a checkpoint (a flood must not leave it huge).
+WAL_LIMIT = 16 * 1024 * 1024
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -65,6 +74,12 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created DESC);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
+-- the dashboard's keyset pages, newest first, whole or filtered (server/ui/queries.py)
+CREATE INDEX IF NOT EXISTS runs_ui_created ON runs (created, id);
+CREATE INDEX IF NOT EXISTS runs_ui_status ON runs (status, created, id);
+CREATE INDEX IF NOT EXISTS runs_ui_kernel ON runs (kernel, created, id);
+CREATE INDEX IF NOT EXISTS runs_ui_notebook ON runs (notebook_name, created, id);
+CREATE INDEX IF NOT EXISTS runs_ui_job ON runs (json_extract(jenkins, '$.job_name'), created, id);
 CREATE TABLE IF NOT EXISTS events (
     run_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -96,6 +111,12 @@ CREATE TABLE IF NOT EXISTS audit (
     target TEXT,
     outcome TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS kernel_processes (
+    pid INTEGER NOT NULL,
+    started REAL NOT NULL,
+    kernel TEXT NOT NULL,
+    PRIMARY KEY (pid, started)
+) WITHOUT ROWID;
 """
 
 #: Columns added to a table after its first release: (table, column, SQL type and default).
@@ -115,13 +136,19 @@ class Store:
         self.path = self.data_dir / "jenkins-kernel.sqlite3"
         self._local = threading.local()
         self._queue: queue.SimpleQueue[tuple[Write, Future[Any]] | None] = queue.SimpleQueue()
+        if not self.path.exists():  # retention hands space back: set before the first table
+            with contextlib.closing(sqlite3.connect(self.path)) as fresh:
+                fresh.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                fresh.executescript(SCHEMA)
         self._writer_conn = self._connect()
+        self._writer_conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}")
         self._writer_conn.executescript(SCHEMA)
         add_missing_columns(self._writer_conn, COLUMNS_ADDED)
         self._writer_conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
         )
         self._writer_conn.commit()
+        self.failure: str | None = None  # why writes fail now, or None
         self._thread = threading.Thread(target=self._write_loop, name="jk-store-writer", daemon=True)
         self._thread.start()
 
@@ -138,7 +165,10 @@ class Store:
     def reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = self._connect()
+            try:
+                conn = self._local.conn = self._connect()
+            except sqlite3.Error as exc:
+                raise self._failed(exc) from exc
         return conn
 
     # -- the writer --------------------------------------------------------------------
@@ -153,9 +183,18 @@ class Store:
         return self.write(func).result(timeout)
 
     def _write_loop(self) -> None:
-        conn = self._writer_conn
+        """Run queued writes in batches, one transaction each, forever.
+
+        A batch that cannot be written (disk full, data dir unwritable) is rolled back
+        and every waiter gets a :class:`StorageError`; the loop goes on, and while the
+        store is failing it probes every second, so that it notices when writes work again.
+        """
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=PROBE_EVERY if self.failure else None)
+            except queue.Empty:
+                self._run_batch([(self._probe, Future())])
+                continue
             if item is None:
                 return
             batch = [item]
@@ -168,19 +207,62 @@ class Store:
                     self._queue.put(None)
                     break
                 batch.append(more)
-            results: list[tuple[Future[Any], Any, BaseException | None]] = []
+            self._run_batch(batch)
+
+    def _run_batch(self, batch: list[tuple[Write, Future[Any]]]) -> None:
+        conn = self._writer_conn
+        results: list[tuple[Future[Any], Any, BaseException | None]] = []
+        try:
             conn.execute("BEGIN")
             for func, future in batch:
                 try:
                     results.append((future, func(conn), None))
-                except BaseException as exc:  # one bad write must not lose the others
+                except BaseException as exc:  # one bad write must not lose the others ...
+                    if storage_failure(exc):
+                        raise  # ... but when the storage itself fails, nothing of the batch is kept
                     results.append((future, None, exc))
             conn.execute("COMMIT")
-            for future, value, error in results:
-                if error is None:
-                    future.set_result(value)
-                else:
-                    future.set_exception(error)
+        except (sqlite3.Error, OSError) as exc:
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            error = self._failed(exc)
+            for _, future in batch:
+                future.set_exception(error)
+            return
+        if self.failure is not None:
+            log.warning("the store can write again: %s", self.data_dir)
+        self.failure = None
+        for future, value, error in results:
+            if error is None:
+                future.set_result(value)
+            else:
+                future.set_exception(error)
+
+    def _failed(self, exc: BaseException) -> StorageError:
+        """Remember why writes fail (for /health) and the error every waiter gets."""
+        reason = getattr(exc, "strerror", None) or str(exc)
+        message = f"the data dir {self.data_dir} cannot be written: {reason}"
+        if self.failure != message:
+            log.error("%s", message)
+        self.failure = message
+        return StorageError(message, hint="free disk space or restore the data dir's permissions; no restart needed")
+
+    def _probe(self, conn: sqlite3.Connection) -> None:
+        """A write of the database and of a file in the data dir: both must work."""
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('probe', ?)", (str(time.time()),))
+        probe = self.data_dir / "runs" / ".probe"
+        probe.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"ok")
+        probe.unlink()
+
+    def check(self, timeout: float = 2.0) -> str | None:
+        """None while writes work; else why they fail (tried again now, so it is current)."""
+        if self.failure is None:
+            return None
+        with contextlib.suppress(Exception):
+            self.write(self._probe).result(timeout)
+        return self.failure
 
     def close(self) -> None:
         self._queue.put(None)
@@ -289,23 +371,32 @@ class Store:
         events: tuple[list[tuple[int, str, float, str]], str, int] | None = None,
         artifacts: list[tuple[str, int, str]] | None = None,
         fields: dict[str, Any] | None = None,
-    ) -> Future[int]:
+    ) -> Future[tuple[int, int]]:
         """Queue, as one transaction: events (rows of seq, type, time, data JSON) with their
-        console text and last seq; artifacts (name, size, sha256); run fields. The future
-        gives the log's size once committed."""
+        console text; artifacts (name, size, sha256); run fields. The future gives the
+        log's size and the run's last seq once committed.
+
+        Events are numbered on from the run's last committed seq and the text is appended
+        at the log's committed size: whatever a failed write left behind is overwritten,
+        so seq has no gap and the log no doubled text, whatever failed before.
+        """
         log_path = self.run_dir(run_id) / "console.log"
         now = time.time()
         update = {k: json.dumps(v) if k in _JSON_COLUMNS else v for k, v in (fields or {}).items()}
 
-        def write(conn: sqlite3.Connection) -> int:
-            size = 0
+        def write(conn: sqlite3.Connection) -> tuple[int, int]:
+            found = conn.execute("SELECT last_seq, log_size FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if found is None:  # a run whose own record could not be written
+                return 0, 0
+            last_seq, size = found
             if events is not None:
-                rows, text, last_seq = events
+                rows, text, _ = events
                 conn.executemany(
                     "INSERT INTO events (run_id, seq, type, time, data) VALUES (?, ?, ?, ?, ?)",
-                    [(run_id, *row) for row in rows],
+                    [(run_id, last_seq + i, kind, at, data) for i, (_, kind, at, data) in enumerate(rows, 1)],
                 )
-                size = _append_text(log_path, text)
+                last_seq += len(rows)
+                size = _append_text(log_path, text, size)
                 update.update(last_seq=last_seq, log_size=size)
             if artifacts:
                 conn.executemany(
@@ -315,7 +406,7 @@ class Store:
             if update:
                 assignments = ", ".join(f"{k} = :{k}" for k in update)
                 conn.execute(f"UPDATE runs SET {assignments} WHERE id = :_id", {**update, "_id": run_id})
-            return size
+            return size, last_seq
 
         return self.write(write)
 
@@ -328,11 +419,16 @@ class Store:
 
     def read_log(self, run_id: str, start: int, end: int) -> bytes:
         path = self.run_dir(run_id) / "console.log"
-        if end <= start or not path.exists():
+        if end <= start:
             return b""
-        with open(path, "rb") as f:
-            f.seek(start)
-            return f.read(end - start)
+        try:
+            with open(path, "rb") as f:
+                f.seek(start)
+                return f.read(end - start)
+        except FileNotFoundError:
+            return b""
+        except OSError as exc:
+            raise self._failed(exc) from exc
 
     # -- artifacts ---------------------------------------------------------------------
 
@@ -364,6 +460,31 @@ class Store:
             )
         )
 
+    # -- kernel processes (engine.orphans.ProcessLedger) ---------------------------------
+
+    def kernel_started(self, pid: int, started: float, kernel: str) -> None:
+        self.write(
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO kernel_processes (pid, started, kernel) VALUES (?, ?, ?)",
+                (pid, started, kernel),
+            )
+        )
+
+    def kernel_stopped(self, pid: int, started: float) -> None:
+        self.write(
+            lambda conn: conn.execute("DELETE FROM kernel_processes WHERE pid = ? AND started = ?", (pid, started))
+        )
+
+    def take_kernel_processes(self) -> list[tuple[int, float]]:
+        """The kernel processes recorded by an earlier service, forgotten as they are read."""
+
+        def take(conn: sqlite3.Connection) -> list[tuple[int, float]]:
+            rows = [(r[0], r[1]) for r in conn.execute("SELECT pid, started FROM kernel_processes")]
+            conn.execute("DELETE FROM kernel_processes")
+            return rows
+
+        return self.write_and_wait(take)
+
 
 def add_missing_columns(conn: sqlite3.Connection, columns: list[tuple[str, str, str]]) -> None:
     """Additive migration: ``ALTER TABLE ... ADD COLUMN`` for each column a table lacks."""
@@ -373,6 +494,15 @@ def add_missing_columns(conn: sqlite3.Connection, columns: list[tuple[str, str, 
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
 
+def storage_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk or the data dir fails, rather than one bad write."""
+    if isinstance(exc, OSError):
+        return True
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+        exc, sqlite3.IntegrityError | sqlite3.ProgrammingError | sqlite3.InterfaceError
+    )
+
+
 def _decode_run(row: sqlite3.Row) -> dict[str, Any]:
     run = dict(row)
     for key in _JSON_COLUMNS:
@@ -380,9 +510,12 @@ def _decode_run(row: sqlite3.Row) -> dict[str, Any]:
     return run
 
 
-def _append_text(path: Path, text: str) -> int:
+def _append_text(path: Path, text: str, at: int) -> int:
+    """Write ``text`` at byte ``at`` of the file (cutting what a failed write left there)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "ab") as f:
+        if f.tell() != at:
+            f.truncate(at)
         if text:
             f.write(text.encode("utf-8", "replace"))
         return f.tell()

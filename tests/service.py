@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -23,16 +24,38 @@ TOKEN = "test-token-123"
 
 
 class ServiceProcess:
-    def __init__(self, data_dir: Path, *args: str, token: str = TOKEN, port: int = 0) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *args: str,
+        token: str = TOKEN,
+        port: int = 0,
+        prefix: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        preexec_fn: Any = None,
+        python: str | None = None,
+    ) -> None:
+        """``prefix`` runs the service under another command (e.g. setpriv as another user),
+        ``python`` with another interpreter than the tests' own."""
         self.data_dir, self.args, self.token, self.port = data_dir, args, token, port
+        self.prefix, self.env, self.preexec_fn = prefix or [], env or {}, preexec_fn
+        self.command = [python, *JK[1:]] if python else JK
         self.proc: subprocess.Popen[str] | None = None
         self.lines: list[str] = []
         self.url = ""
 
     def start(self, timeout: float = 30) -> ServiceProcess:
-        cmd = [*JK, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.args]
-        env = {**os.environ, "JENKINS_KERNEL_TOKEN": self.token}
-        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+        where = ["--port", str(self.port), "--data-dir", str(self.data_dir)]
+        cmd = [*self.prefix, *self.command, "serve", *where, *self.args]
+        env = {**os.environ, "JENKINS_KERNEL_TOKEN": self.token, **self.env}
+        self.proc = subprocess.Popen(
+            cmd,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            preexec_fn=self.preexec_fn,
+        )
         seen: queue.Queue[str] = queue.Queue()
 
         def drain() -> None:
@@ -98,3 +121,14 @@ class ServiceProcess:
         status, _, run = self.request("POST", f"/api/v1/runs?wait={wait}", body, **kwargs)
         assert status in (200, 201), run
         return run
+
+    def wait_for(self, predicate: Any, timeout: float = 60, what: str = "a condition") -> Any:
+        """Poll ``predicate()`` until it returns something true; that value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            time.sleep(0.05)

@@ -68,7 +68,7 @@ def test_reference_notebook(path, tmp_path):
             assert _expected_json(got) == _expected_json(spec["parameters"])
             assert got["types"] == TYPES[kernel]
     if "failed_cell" in spec:
-        by_number = {int(c.get("name")[5:7]): c for c in cases}
+        by_number = {int(c.find("system-out").text.split(":")[0].split()[1]): c for c in cases}
         assert by_number[spec["failed_cell"]].find("failure") is not None
         for number in spec["not_run"]:
             assert by_number[number].find("skipped") is not None

@@ -34,8 +34,34 @@ from conftest import jk, make_notebook, needs_kernel, read_notebook
         ("on", "on"),
         ("", ""),
         ("3.0.1", "3.0.1"),
-        ("0x10", "0x10"),
         ("a: b", "a: b"),
+        # YAML 1.2 core: leading zeros are decimal, 0o/0x are octal/hex, 1.1's forms are text
+        ("007", 7),
+        ("-007", -7),
+        ("+12", 12),
+        ("0o17", 15),
+        ("0x1f", 31),
+        ("0x10", 16),
+        ("1_000", "1_000"),
+        ("1:30", "1:30"),
+        ("0b101", "0b101"),
+        ("-0x10", "-0x10"),
+        ("0o8", "0o8"),
+        ("TRUE", True),
+        ("tRUE", "tRUE"),
+        ("NULL", None),
+        ("~", None),
+        ("nUll", "nUll"),
+        ("yes", "yes"),
+        ("y", "y"),
+        ("off", "off"),
+        ("007.5", 7.5),
+        (".5", 0.5),
+        ("5.", 5.0),
+        ("-.inf", float("-inf")),
+        (".Inf", float("inf")),
+        (" 3", " 3"),
+        ("12e", "12e"),
     ],
 )
 def test_values_are_typed_like_yaml_core_scalars(text, value):
@@ -80,7 +106,16 @@ def test_env_parameters_take_the_spelling_of_the_notebooks_own_names():
     names = declared_parameter_names(nb)
     assert names == ["alpha", "RunName"]
     env = {"NB_ALPHA": "0.7", "NB_runname": "nightly", "NB_EXTRA": "true", "OTHER": "1"}
-    assert parameters_from_env("NB_", env, names) == {"alpha": 0.7, "RunName": "nightly", "EXTRA": True}
+    # the environment is shared by every step: only the declared names are taken
+    assert parameters_from_env("NB_", env, names) == {"alpha": 0.7, "RunName": "nightly"}
+    # a notebook with no parameters cell takes every PREFIX variable
+    assert parameters_from_env("NB_", env, None) == {"ALPHA": 0.7, "runname": "nightly", "EXTRA": True}
+
+
+def test_nan_is_typed_as_a_float():
+    import math
+
+    assert math.isnan(parse_scalar(".nan")) and math.isnan(parse_scalar(".NaN"))
 
 
 TYPES_CELL = (

@@ -11,7 +11,13 @@ from conftest import ROOT, jk, make_notebook, read_notebook, stream_text
 
 def _junit_cases(path):
     root = ET.parse(path).getroot()
-    return root, {case.get("name").split(":")[0]: case for case in root.iter("testcase")}
+    return root, {_cell_label(case): case for case in root.iter("testcase")}
+
+
+def _cell_label(case):
+    """``cell 03``: from the first line of system-out (test names are stable ids, not positions)."""
+    number = case.find("system-out").text.split(":")[0].split()[1]
+    return f"cell {int(number):02d}"
 
 
 def test_failure_at_cell_3_of_5_stops_the_run_and_writes_every_report(tmp_path):

@@ -25,7 +25,9 @@ Emit = Callable[..., Any]
 LIVENESS_INTERVAL = 0.25
 #: Seconds between interrupts while a stopped cell has not answered.
 RESEND = 0.4
-#: After the reply, how long IOPub may stay silent before we stop waiting for "idle".
+#: After the reply, how long IOPub may stay silent before we stop waiting for "idle"
+#: (counted from the reply or the last message, whichever came later). A kernel flushing a
+#: flood serializes it for seconds before the reply and sends it just after.
 IOPUB_QUIET = 5.0
 STDIN_HINT = (
     "stdin is not available in a jenkins-kernel run: a cell cannot ask for input; "
@@ -53,6 +55,9 @@ class CellOutcome:
     ended: float = 0.0
     execution_count: int | None = None
     error: dict[str, Any] | None = None
+    #: Wall-clock times of JupyterLab's four ``execution`` fields (``iopub.status.busy``,
+    #: ``iopub.execute_input``, ``shell.execute_reply``, ``iopub.status.idle``) as seen here.
+    times: dict[str, float] = field(default_factory=dict)
 
     @property
     def duration(self) -> float:
@@ -67,6 +72,8 @@ class _Progress:
     busy_at: float | None = None  # when the kernel said it was busy with this cell
     input_seen: bool = False  # execute_input: the kernel is about to run the user's code
     last_message: float = field(default_factory=time.monotonic)
+    times: dict[str, float] = field(default_factory=dict)
+    reply_at: float | None = None  # when the watch loop first saw the execute_reply
 
 
 async def execute_cell(
@@ -91,14 +98,16 @@ async def execute_cell(
     progress = _Progress()
     msg_id = session.execute(code, store_history=True, allow_stdin=False)
     pump = asyncio.ensure_future(_pump_iopub(session, msg_id, emit, progress))
-    reply = asyncio.ensure_future(session.wait_reply(msg_id, timeout=None))
+    reply = asyncio.ensure_future(_wait_reply(session, msg_id, progress))
     cancelled = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
     stdin = asyncio.ensure_future(_refuse_stdin(session, msg_id, emit, progress))
     try:
         stop = await _watch(session, pump, reply, cancelled, deadlines, progress)
         if stop is None:
             content = reply.result()["content"] if reply.done() and reply.result() else {}
-            if content.get("status", "ok") != "ok" or progress.error or progress.stdin_refused:
+            # The reply decides, as in nbclient: a traceback shown on the way by a cell that
+            # went on (showtraceback(), a display formatter's error) is output, not failure.
+            if content.get("status", "ok") != "ok" or progress.stdin_refused:
                 outcome.status = RunStatus.FAILED
                 outcome.error = progress.stdin_refused or progress.error or _error_from_reply(content)
         elif stop == "died":
@@ -111,6 +120,7 @@ async def execute_cell(
             outcome.error = _stop_error(stop, came_back, restart_when_stuck)
             emit("error", source="engine", **outcome.error)
         outcome.execution_count = progress.execution_count
+        outcome.times = progress.times
         if outcome.error and outcome.error.get("ename") in _STDIN_ERRORS:
             outcome.error["hint"] = STDIN_HINT
             emit("error", source="engine", ename="StdinNotAvailable", evalue=STDIN_HINT, traceback=[])
@@ -120,6 +130,12 @@ async def execute_cell(
                 task.cancel()
     outcome.ended = time.time()
     return outcome
+
+
+async def _wait_reply(session: Kernel, msg_id: str, progress: _Progress) -> Any:
+    reply = await session.wait_reply(msg_id, timeout=None)
+    progress.times["shell.execute_reply"] = time.time()
+    return reply
 
 
 async def _watch(
@@ -145,7 +161,8 @@ async def _watch(
         if earliest is not None and time.monotonic() >= earliest.at and not pump.done():
             return earliest.reason
         if reply.done() and not pump.done():
-            if time.monotonic() - progress.last_message > IOPUB_QUIET:
+            progress.reply_at = progress.reply_at or time.monotonic()
+            if time.monotonic() - max(progress.last_message, progress.reply_at) > IOPUB_QUIET:
                 return None  # the reply came and IOPub fell silent: do not wait forever
             continue
         if await session.exit_code() is not None:  # also after "idle" while the reply never came
@@ -163,8 +180,10 @@ async def _pump_iopub(session: Kernel, msg_id: str, emit: Emit, progress: _Progr
         kind, content = msg["msg_type"], msg["content"]
         if kind == "status":
             if content.get("execution_state") == "idle":
+                progress.times["iopub.status.idle"] = time.time()
                 return
             progress.busy_at = progress.busy_at or time.monotonic()
+            progress.times.setdefault("iopub.status.busy", time.time())
         elif kind == "stream":
             name, text = content.get("name", "stdout"), content.get("text", "")
             for piece in (text,) if isinstance(text, str) else text:  # a LazyText of a flood
@@ -177,6 +196,7 @@ async def _pump_iopub(session: Kernel, msg_id: str, emit: Emit, progress: _Progr
         elif kind == "clear_output":
             emit("clear_output", wait=bool(content.get("wait", False)))
         elif kind == "execute_input":
+            progress.times.setdefault("iopub.execute_input", time.time())
             progress.execution_count = content.get("execution_count")
             progress.input_seen = True
 

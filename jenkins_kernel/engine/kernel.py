@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import tempfile
 import time
@@ -24,6 +25,7 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 
 from ..exceptions import KernelStartError
+from . import orphans
 from .kernelspecs import require_kernel
 from .wire import recv_message, recv_message_within
 
@@ -101,6 +103,7 @@ class KernelSession:
         self.started_at: float | None = None
         self._stderr_path: str | None = None
         self._stderr_file: Any = None
+        self._process: tuple[int, float | None] | None = None  # (pid, start time) while it lives
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -134,12 +137,21 @@ class KernelSession:
             client_class="jenkins_kernel.engine.wire.FloodSafeKernelClient",
         )
         try:
-            await self.km.start_kernel(cwd=self.cwd, env=env, stdout=self._stderr_file, stderr=self._stderr_file)
+            await self.km.start_kernel(
+                cwd=self.cwd,
+                env=env,
+                stdout=self._stderr_file,
+                stderr=self._stderr_file,
+                preexec_fn=orphans.child_setup(),  # dies with the service (Linux)
+            )
         except Exception as exc:  # a missing interpreter, a bad argv ...
             raise KernelStartError(
                 f"the {self.kernel_name} kernel could not be started: {exc}",
                 hint=f"check the kernelspec in {self.spec.resource_dir}",
             ) from exc
+        pid = getattr(self.km.provisioner, "pid", None)
+        if pid:
+            self._process = pid, orphans.kernel_launched(pid, self.kernel_name)
         self.kc = self.km.client()
         self.kc.start_channels(hb=False)
 
@@ -245,12 +257,25 @@ class KernelSession:
                     pause = min(pause * 2, 0.05)
             await km.cleanup_resources()
             km.provisioner = None
+        if self._process is not None:
+            orphans.kernel_ended(*self._process)
+            self._process = None
         if self._stderr_file is not None:
             self._stderr_file.close()
             self._stderr_file = None
         if self._stderr_path:
             Path(self._stderr_path).unlink(missing_ok=True)
             self._stderr_path = None
+
+    def resident_bytes(self) -> int:
+        """The kernel process's resident memory now (0 where it cannot be read)."""
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        try:
+            status = Path(f"/proc/{process.pid}/status").read_text()  # type: ignore[union-attr]
+        except (AttributeError, OSError):
+            return 0
+        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        return int(match.group(1)) * 1024 if match else 0
 
     def stderr_tail(self, lines: int = 5) -> str:
         """The last lines the kernel process wrote to stdout/stderr (its own log)."""

@@ -28,6 +28,7 @@ class CellResult:
     execution_count: int | None = None
     error: dict[str, Any] | None = None
     expected_error: bool = False
+    note: str = ""  # why a cell did not run, or ended the notebook early (sys.exit)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -40,6 +41,8 @@ class CellResult:
         if self.error:
             out["error"] = {k: self.error[k] for k in ("ename", "evalue") if k in self.error}
             out["expected_error"] = self.expected_error
+        if self.note:
+            out["note"] = self.note
         return out
 
 

@@ -9,12 +9,16 @@ from typing import Any
 
 import nbformat
 from nbformat import NotebookNode
-from nbformat.v4.nbbase import random_cell_id
 from nbformat.validator import MissingIDFieldWarning
 
+from ..engine.kernelspecs import installed_kernels
 from ..exceptions import InvalidNotebookError, RejectedError
+from .cells import fit_cell_ids
 
-__all__ = ["load_notebook", "notebook_kernel_name", "parse_notebook"]
+__all__ = ["NATIVE_KERNEL", "load_notebook", "notebook_kernel_name", "parse_notebook"]
+
+#: The kernel a notebook that names none runs on (nbclient and papermill do the same).
+NATIVE_KERNEL = "python3"
 
 
 def load_notebook(path: str | Path) -> NotebookNode:
@@ -48,6 +52,8 @@ def parse_notebook(raw: str | dict[str, Any], source: str = "the notebook") -> N
             f"{source} is not a notebook: expected a JSON object with an 'nbformat' field",
             hint="pass a Jupyter .ipynb file",
         )
+    if _repair_kernelspec(decoded):
+        text = json.dumps(decoded)
     captured: dict[str, Any] = {}
     try:
         with warnings.catch_warnings():
@@ -62,13 +68,54 @@ def parse_notebook(raw: str | dict[str, Any], source: str = "the notebook") -> N
             f"{source} is not a valid notebook: {error.message} (at {where})",
             hint="open and save it in Jupyter to repair it, or fix the field named",
         )
-    if nb.nbformat_minor >= 5:
-        for cell in nb.cells:
-            cell.setdefault("id", random_cell_id())
-    return nb
+    return fit_cell_ids(nb)
+
+
+def _repair_kernelspec(decoded: dict[str, Any]) -> bool:
+    """Make an incomplete ``metadata.kernelspec`` valid rather than reject the notebook:
+    without ``name`` it says nothing usable (its language is kept in ``language_info``), and
+    a missing ``display_name`` is the name. True when something changed."""
+    metadata = decoded.get("metadata")
+    if not isinstance(metadata, dict) or "kernelspec" not in metadata:
+        return False
+    spec = metadata["kernelspec"]
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"]:
+        language = spec.get("language") if isinstance(spec, dict) else None
+        del metadata["kernelspec"]
+        if isinstance(language, str) and language and not isinstance(metadata.get("language_info"), dict):
+            metadata["language_info"] = {"name": language}
+        return True
+    if not isinstance(spec.get("display_name"), str):
+        spec["display_name"] = spec["name"]
+        return True
+    return False
 
 
 def notebook_kernel_name(nb: NotebookNode) -> str | None:
-    """The kernel the notebook was saved with, if it says."""
+    """The installed kernel the notebook asks for, the way Jupyter finds it; None when the
+    notebook names no kernel and no installed kernel speaks its language.
+
+    ``kernelspec.name`` matches regardless of case, and ``python`` means ``python3`` (as in
+    jupyter_client). With no name, ``kernelspec.language`` or ``language_info.name`` picks
+    an installed kernel of that language. A name that is not installed is returned as is,
+    for the caller's "unknown kernel" error.
+    """
+    installed = installed_kernels()
     spec = nb.metadata.get("kernelspec") or {}
-    return spec.get("name") or None
+    name = spec.get("name")
+    if name:
+        if name in installed:
+            return str(name)
+        by_lower = {k.lower(): k for k in installed}
+        if name.lower() in by_lower:
+            return by_lower[name.lower()]
+        if name.lower() == "python" and NATIVE_KERNEL in installed:
+            return NATIVE_KERNEL
+        return str(name)
+    language = str(spec.get("language") or (nb.metadata.get("language_info") or {}).get("name") or "").lower()
+    if not language:
+        return None
+    speakers = [k for k, info in installed.items() if info.language.lower() == language]
+    if NATIVE_KERNEL in speakers:
+        return NATIVE_KERNEL
+    return speakers[0] if speakers else None

@@ -71,7 +71,9 @@ class OutputCollector:
                 self._close(data["number"])
             return
         outputs = self._open.get(data.get("cell"))  # type: ignore[arg-type]
-        if outputs is None:
+        if outputs is None or (event.type == "error" and data.get("source") == "engine"):
+            # only the kernel's own outputs go in a cell; our diagnostics (timeout, dead
+            # kernel, stdin refused) go to the log, junit.xml and summary.json
             return
         if event.type == "clear_output":
             if data.get("wait"):

@@ -7,7 +7,9 @@ notebook has no parameters cell, exactly as papermill does.
 
 from __future__ import annotations
 
+import ast
 import copy
+import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -19,10 +21,11 @@ import yaml
 from nbformat import NotebookNode
 
 from ..exceptions import InvalidParameterError
-from .cells import cell_tags
+from .cells import INJECTED_TAG, cell_tags, fit_cell_ids
 from .translators import parameter_cell_source
 
 __all__ = [
+    "check_parameters",
     "collect_parameters",
     "declared_parameter_names",
     "merge_parameters",
@@ -34,29 +37,46 @@ __all__ = [
 ]
 
 PARAMETERS_TAG = "parameters"
-INJECTED_TAG = "injected-parameters"
+#: The injected cell's id (nbformat >= 4.5): the same in every build, so reports that name
+#: cells by id (junit.xml) keep their history.
+INJECTED_ID = "injected-parameters"
 
-_INT = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
-_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
-_SPECIAL_FLOATS = {".inf": "inf", "+.inf": "inf", "-.inf": "-inf", ".nan": "nan"}
+# The YAML 1.2 core schema's resolution rules (yaml.org/spec/1.2.2, 10.3.2), and only those:
+# no underscores, no sexagesimal, no 0-prefixed octal, no yes/no/on/off (all YAML 1.1).
+_NULL = {"null", "Null", "NULL", "~"}
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT = re.compile(r"[-+]?[0-9]+")
+_OCT = re.compile(r"0o[0-7]+")
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_INF = re.compile(r"[-+]?\.(inf|Inf|INF)")
+_NAN = {".nan", ".NaN", ".NAN"}
 
 
 def parse_scalar(text: str) -> Any:
-    """Type a command-line value like a YAML 1.2 core scalar: 3, 0.5, true, null, else text.
+    """Type a command-line value as the YAML 1.2 core schema does: ``007`` is 7, ``0x1f`` 31,
+    ``0o17`` 15, ``1e3`` 1000.0, ``true``/``True``/``TRUE``, ``null``/``~``; anything else,
+    ``no``, ``on``, ``1_000``, ``1:30`` and ``0755``-style YAML 1.1 forms included, is text.
 
-    Unlike PyYAML's YAML 1.1 rules, ``no``, ``on`` and ``y`` stay strings.
+    One deliberate difference: an empty value stays the empty string (YAML reads it as
+    null; write ``null`` or ``~`` for that), because ``-p suffix ''`` means "no suffix".
     """
-    low = text.strip().lower()
-    if low in ("null", "~"):
+    if text in _NULL:
         return None
-    if low in ("true", "false"):
-        return low == "true"
-    if _INT.match(text.strip()):
-        return int(text.strip().replace("_", ""))
-    if _FLOAT.match(text.strip()):
-        return float(text.strip().replace("_", ""))
-    if low in _SPECIAL_FLOATS:
-        return float(_SPECIAL_FLOATS[low])
+    if text in _BOOL:
+        return _BOOL[text]
+    if _INT.fullmatch(text):
+        return int(text, 10)
+    if _OCT.fullmatch(text):
+        return int(text[2:], 8)
+    if _HEX.fullmatch(text):
+        return int(text[2:], 16)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    if _INF.fullmatch(text):
+        return float("-inf") if text.startswith("-") else float("inf")
+    if text in _NAN:
+        return float("nan")
     return text
 
 
@@ -82,20 +102,25 @@ def parameters_from_file(path: str | Path) -> dict[str, Any]:
 
 
 def parameters_from_env(
-    prefix: str, environ: Mapping[str, str] | None = None, known: Iterable[str] = ()
+    prefix: str, environ: Mapping[str, str] | None = None, known: Iterable[str] | None = None
 ) -> dict[str, Any]:
     """Environment variables named PREFIX<name> (Jenkins build parameters, say) as parameters.
 
-    A name that matches a name of the notebook's parameters cell except for case takes
-    that spelling, so ``NB_ALPHA`` feeds ``alpha``.
+    The environment is shared by every step of a build, so when the notebook declares its
+    parameters (``known``) only those are taken, matched regardless of case (``NB_ALPHA``
+    feeds ``alpha``); a variable meant for another notebook is not an error here. With no
+    parameters cell (``known`` None) every PREFIX variable is taken.
     """
     environ = os.environ if environ is None else environ
-    by_lower = {name.lower(): name for name in known}
+    by_lower = None if known is None else {name.lower(): name for name in known}
     found: dict[str, Any] = {}
     for key, value in environ.items():
         if key.startswith(prefix) and len(key) > len(prefix):
             name = key[len(prefix) :]
-            found[by_lower.get(name.lower(), name)] = parse_scalar(value)
+            if by_lower is None:
+                found[name] = parse_scalar(value)
+            elif name.lower() in by_lower:
+                found[by_lower[name.lower()]] = parse_scalar(value)
     return found
 
 
@@ -123,21 +148,80 @@ def merge_parameters(*sources: Mapping[str, Any]) -> dict[str, Any]:
 _ASSIGNED = re.compile(r"^\s*(?:declare\s+-\w+\s+|let\s+|const\s+|var\s+)?([A-Za-z_]\w*)\s*(?:=|<-)")
 
 
-def declared_parameter_names(nb: NotebookNode) -> list[str]:
-    """Names assigned in the cell tagged ``parameters`` (any language, one per line)."""
+def declared_parameter_names(nb: NotebookNode) -> list[str] | None:
+    """Names assigned in the cell tagged ``parameters``; None when there is no such cell.
+
+    Python is read with :mod:`ast` (tuple and annotated assignments, multi-line values);
+    other languages (and Python with magics) line by line: ``name =``, ``name <-``,
+    ``let``/``const``/``var name =``, ``declare -x name=``.
+    """
     for cell in nb.cells:
         if PARAMETERS_TAG in cell_tags(cell):
-            return [m.group(1) for m in map(_ASSIGNED.match, cell.source.splitlines()) if m]
-    return []
+            names = _python_assigned(cell.source)
+            if not names:
+                names = [m.group(1) for m in map(_ASSIGNED.match, cell.source.splitlines()) if m]
+            return list(dict.fromkeys(names))
+    return None
+
+
+def _python_assigned(source: str) -> list[str]:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    names: list[str] = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        if not isinstance(node, (ast.Assign, ast.AnnAssign)):
+            continue
+        for target in targets:
+            elements = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
+            names.extend(e.id for e in elements if isinstance(e, ast.Name))
+    return names
+
+
+def check_parameters(nb: NotebookNode, parameters: Mapping[str, Any], allow_unknown: bool = False) -> list[str]:
+    """The one rule for every client (CLI, service, Jenkins step): a notebook with a
+    ``parameters`` cell takes only the names it declares there.
+
+    An unknown name is an :class:`InvalidParameterError` (exit 5, HTTP 400) that lists the
+    declared names and the closest one; with ``allow_unknown`` it is injected anyway and a
+    warning is returned instead. A notebook without a parameters cell takes anything.
+    """
+    declared = declared_parameter_names(nb)
+    if declared is None:
+        return []
+    unknown = [name for name in parameters if name not in declared]
+    if not unknown:
+        return []
+    listed = ", ".join(declared) or "none"
+    described = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, declared, n=1, cutoff=0.6)
+        described.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    what = f"parameter{'s' if len(unknown) > 1 else ''} {', '.join(described)}"
+    if allow_unknown:
+        return [f"{what} not declared in the parameters cell (declared: {listed}); injected anyway"]
+    raise InvalidParameterError(
+        f"unknown {what}: the notebook's parameters cell declares {listed}",
+        code="unknown_parameter",
+        hint="fix the name, or pass --allow-unknown-parameters (allow_unknown_parameters in the API) "
+        "to inject it anyway",
+    )
 
 
 def parameterize(nb: NotebookNode, parameters: Mapping[str, Any], language: str) -> NotebookNode:
-    """A copy of ``nb`` with an injected-parameters cell; ``nb`` is not changed."""
+    """A copy of ``nb`` with an injected-parameters cell; ``nb`` is not changed.
+
+    The values are also recorded where papermill records them
+    (``metadata.papermill.parameters``), so scrapbook and other papermill readers work.
+    """
     nb = copy.deepcopy(nb)
     if not parameters:
         return nb
     source = parameter_cell_source(dict(parameters), language)
     injected = nbformat.v4.new_code_cell(source=source, metadata={"tags": [INJECTED_TAG]})
+    injected["id"] = INJECTED_ID
     old = [i for i, c in enumerate(nb.cells) if INJECTED_TAG in cell_tags(c)]
     marked = [i for i, c in enumerate(nb.cells) if PARAMETERS_TAG in cell_tags(c)]
     if old:
@@ -149,5 +233,7 @@ def parameterize(nb: NotebookNode, parameters: Mapping[str, Any], language: str)
     nb.cells = [c for i, c in enumerate(nb.cells) if i not in old]
     position -= sum(1 for i in old if i < position)
     nb.cells.insert(position, injected)
+    fit_cell_ids(nb)
     nb.metadata.setdefault("jenkins_kernel", {})["parameters"] = dict(parameters)
+    nb.metadata.setdefault("papermill", {})["parameters"] = dict(parameters)
     return nb

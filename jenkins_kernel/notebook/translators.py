@@ -2,6 +2,14 @@
 
 A :class:`Translator` renders one value by type; a language overrides only what differs.
 Callers use :func:`parameter_cell_source`.
+
+Values are untrusted (a Jenkins build parameter, an HTTP body): every string literal is
+written in printable ASCII only, so no character of a value can end a line, a literal or
+a statement in any kernel. That matters most for bash: bash_kernel splits code with
+``str.splitlines`` (which also breaks at ``\x0b \x0c \x1c-\x1e \x85 \u2028 \u2029``) and types
+each line into readline on a pty, where ``\x15`` (Ctrl-U) or ``\x01`` would edit the line.
+Names must match :data:`NAME_PATTERN` in full; NUL and lone surrogates are refused (no
+kernel can hold them faithfully, and they cannot be sent as UTF-8).
 """
 
 from __future__ import annotations
@@ -13,12 +21,56 @@ from typing import Any, ClassVar
 
 from ..exceptions import InvalidParameterError
 
-__all__ = ["LANGUAGES", "Translator", "parameter_cell_source", "register", "translator_for"]
+__all__ = [
+    "LANGUAGES",
+    "NAME_PATTERN",
+    "Translator",
+    "check_name",
+    "check_text",
+    "parameter_cell_source",
+    "register",
+    "translator_for",
+]
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CONTROL = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
-_BASH_ESCAPES = str.maketrans({**_CONTROL, "'": "\\'"})
-_R_ESCAPES = str.maketrans({**_CONTROL, '"': '\\"'})
+#: A parameter name: ASCII letters, digits and underscores, not starting with a digit (matched in full).
+NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_UNSAFE_TEXT = re.compile(r"[\x00\ud800-\udfff]")
+#: Bytes bash may see as themselves inside $'...': everything else is written \xHH.
+_BASH_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 _-.,:/=+@%")
+
+
+def check_name(name: Any) -> str:
+    """``name`` if it is a valid parameter name in every language, else :class:`InvalidParameterError`."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise InvalidParameterError(
+            f"{name!r} is not a valid parameter name",
+            hint="use ASCII letters, digits and underscores, not starting with a digit",
+        )
+    return name
+
+
+def check_text(text: str, what: str = "a parameter value") -> str:
+    """``text`` unless it holds NUL or a lone surrogate, which no kernel receives faithfully."""
+    bad = _UNSAFE_TEXT.search(text)
+    if bad:
+        raise InvalidParameterError(
+            f"{what} holds the character U+{ord(bad.group()):04X} at position {bad.start()}, which cannot be passed",
+            hint="NUL and lone surrogates (invalid UTF-16 halves) are refused; send valid Unicode text",
+        )
+    return text
+
+
+def _check_value(v: Any) -> None:
+    """Every text inside ``v`` (keys too) passes :func:`check_text`."""
+    if isinstance(v, str):
+        check_text(v)
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            check_text(str(k), "a mapping key")
+            _check_value(x)
+    elif isinstance(v, (list, tuple)):
+        for x in v:
+            _check_value(x)
 
 
 class Translator:
@@ -77,7 +129,7 @@ class Translator:
 
 
 class PythonTranslator(Translator):
-    pass
+    """``repr`` of a str escapes every non-printable character (controls, U+2028, U+0085 ...)."""
 
 
 class BashTranslator(Translator):
@@ -87,15 +139,22 @@ class BashTranslator(Translator):
         if isinstance(value, (list, tuple)):
             return f"{name}=({' '.join(self.value(x) for x in value)})"
         if isinstance(value, dict):
-            items = " ".join(f"[{self.string(str(k))}]={self.value(x)}" for k, x in value.items())
+            items = " ".join(f"[{self.key(k)}]={self.value(x)}" for k, x in value.items())
             return f"declare -A {name}=({items})"
         return f"{name}={self.value(value)}"
 
     literals: ClassVar[dict[str, str]] = {"null": "''", "true": "true", "false": "false", "nan": "nan", "inf": "inf"}
 
     def string(self, v: str) -> str:
-        # $'...' keeps every value on one line: bash_kernel sends code line by line.
-        return "$'" + v.translate(_BASH_ESCAPES) + "'"
+        """$'...' with every byte of the UTF-8 text but a few safe ASCII ones written ``\\xHH``:
+        exact whatever the kernel's locale, and readline only ever sees printable ASCII."""
+        return "$'" + "".join(chr(b) if b in _BASH_SAFE else f"\\x{b:02x}" for b in v.encode("utf-8")) + "'"
+
+    def key(self, k: Any) -> str:
+        text = str(k)
+        if not text:
+            raise InvalidParameterError("bash associative arrays cannot have an empty key", hint="name every key")
+        return self.string(text)
 
     def sequence(self, v: list[Any]) -> str:
         return self.string(json.dumps(v))
@@ -118,13 +177,24 @@ class RTranslator(Translator):
     literals: ClassVar[dict[str, str]] = {"null": "NULL", "true": "TRUE", "false": "FALSE", "nan": "NaN", "inf": "Inf"}
 
     def string(self, v: str) -> str:
-        return '"' + v.translate(_R_ESCAPES) + '"'
+        """Printable ASCII as is; everything else as ``\\u{XXXX}`` (a UTF-8 string in any locale)."""
+        return '"' + "".join(_r_char(c) for c in v) + '"'
 
     def sequence(self, v: list[Any]) -> str:
         return "list(" + ", ".join(self.value(x) for x in v) + ")"
 
     def mapping(self, v: dict[Any, Any]) -> str:
-        return "list(" + ", ".join(f"{self.string(str(k))} = {self.value(x)}" for k, x in v.items()) + ")"
+        if any(str(k) == "" for k in v):
+            raise InvalidParameterError("R lists cannot have an empty name", hint="name every key")
+        return "list(" + ", ".join(f"{self.value(str(k))} = {self.value(x)}" for k, x in v.items()) + ")"
+
+
+def _r_char(c: str) -> str:
+    if c in '"\\':
+        return "\\" + c
+    if " " <= c <= "~":
+        return c
+    return f"\\u{{{ord(c):x}}}" if ord(c) <= 0xFFFF else f"\\U{{{ord(c):x}}}"
 
 
 class JavaScriptTranslator(Translator):
@@ -143,7 +213,7 @@ class JavaScriptTranslator(Translator):
         return f"{name} = {self.value(value)};"
 
     def string(self, v: str) -> str:
-        return json.dumps(v)
+        return json.dumps(v)  # ASCII only: U+2028, U+2029 and the rest as \\uXXXX
 
     def mapping(self, v: dict[Any, Any]) -> str:
         return "{" + ", ".join(f"{self.string(str(k))}: {self.value(x)}" for k, x in v.items()) + "}"
@@ -173,11 +243,8 @@ def parameter_cell_source(parameters: dict[str, Any], language: str) -> str:
     translator = translator_for(language)
     lines = [f"{translator.comment} Parameters"]
     for name, value in parameters.items():
-        if not _NAME.match(name):
-            raise InvalidParameterError(
-                f"{name!r} is not a valid parameter name",
-                hint="use letters, digits and underscores, not starting with a digit",
-            )
+        check_name(name)
+        _check_value(value)
         lines.append(translator.assign(name, value))
     return "\n".join(lines) + "\n"
 

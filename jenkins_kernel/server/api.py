@@ -11,6 +11,7 @@ import yaml
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file, stream_with_context
 
 from ..exceptions import RejectedError
+from .auth import READ
 from .requests import parse_run_request
 from .service import AgentService
 
@@ -20,6 +21,7 @@ api = Blueprint("api", __name__, url_prefix="/api/v1")
 metrics = Blueprint("metrics", __name__)
 OPEN_ENDPOINTS = {"api.health", "api.openapi"}
 MUTATING = {"POST", "DELETE", "PUT", "PATCH"}
+SAFE = {"GET", "HEAD"}
 
 
 def service() -> AgentService:
@@ -27,6 +29,13 @@ def service() -> AgentService:
 
 
 # -- auth and audit ----------------------------------------------------------------------
+
+
+def dashboard_token_name() -> str | None:
+    from .ui.access import identify
+
+    identity = identify()
+    return identity.token_name if identity else None
 
 
 def authenticate() -> Response | None:
@@ -38,12 +47,21 @@ def authenticate() -> Response | None:
     if auth is None:
         g.token_name = "anonymous"
         return None
-    header = request.headers.get("Authorization")
-    g.token_name = auth.identify(header)
-    if g.token_name is not None:
-        return None
     from .app import error_response
 
+    header = request.headers.get("Authorization")
+    g.token_name = auth.identify(header)
+    if g.token_name is None and not header and request.method in SAFE:
+        g.token_name = dashboard_token_name()  # a signed-in browser reads too (the live log, artifacts)
+    if g.token_name is not None:
+        if request.method in MUTATING and auth.role(g.token_name) == READ:
+            return error_response(
+                403,
+                "read_only_token",
+                f"the token {g.token_name!r} is read-only: it may look but not act",
+                "use a token without 'role: read' for this",
+            )
+        return None
     if not header:
         response = error_response(
             401, "missing_token", "this endpoint needs a token", "send the header 'Authorization: Bearer <token>'"
@@ -60,8 +78,14 @@ def authenticate() -> Response | None:
 
 
 def audit(response: Response) -> Response:
-    """Record every mutating request: who, from where, what, on what, with what outcome."""
-    if request.method in MUTATING:
+    """Record every mutating request: who, from where, what, on what, with what outcome.
+
+    A request without a valid token is only counted (in /metrics): a flood of them must
+    not grow the database.
+    """
+    if response.status_code == 401:
+        service().metrics.unauthorized.inc()
+    elif request.method in MUTATING:
         target = (request.view_args or {}).get("id") or g.get("created_id")
         service().store.audit(
             token_name=getattr(g, "token_name", None),
@@ -93,6 +117,11 @@ def json_body() -> Any:
         raise RejectedError(f"the request body is not valid JSON: {reason}{where}", code="invalid_json") from exc
 
 
+def with_dashboard(run: dict[str, Any]) -> dict[str, Any]:
+    """The run with ``dashboard_url``: its page on the dashboard, absolute (a build log can link it)."""
+    return {**run, "dashboard_url": f"{request.host_url.rstrip('/')}/ui/runs/{run['id']}"}
+
+
 def number_arg(name: str, default: float, *, low: float = 0, high: float | None = None) -> float:
     raw = request.args.get(name)
     if raw is None:
@@ -111,8 +140,9 @@ def number_arg(name: str, default: float, *, low: float = 0, high: float | None 
 
 
 @api.get("/health")
-def health() -> Response:
-    return jsonify(service().health())
+def health() -> tuple[Response, int]:
+    body = service().health()
+    return jsonify(body), 200 if body["status"] == "ok" else 503
 
 
 @api.get("/openapi.json")
@@ -177,7 +207,7 @@ def start_run() -> tuple[Response, int]:
     if wait > 0:
         run = service().wait_run(run["id"], wait)
         run["log"] = service().store.read_log(run["id"], 0, run["log_size"]).decode("utf-8", "replace")
-    response = jsonify(run)
+    response = jsonify(with_dashboard(run))
     response.headers["Location"] = run["links"]["self"]
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
@@ -195,17 +225,17 @@ def list_runs() -> Response:
         before=number_arg("before", 0) if before else None,
         limit=int(number_arg("limit", 50, low=1, high=1000)),
     )
-    return jsonify({"runs": runs})
+    return jsonify({"runs": [with_dashboard(r) for r in runs]})
 
 
 @api.get("/runs/<id>")
 def get_run(id: str) -> Response:
-    return jsonify(service().get_run(id))
+    return jsonify(with_dashboard(service().get_run(id)))
 
 
 @api.post("/runs/<id>/cancel")
 def cancel_run(id: str) -> tuple[Response, int]:
-    return jsonify(service().cancel_run(id)), 202
+    return jsonify(with_dashboard(service().cancel_run(id))), 202
 
 
 @api.get("/runs/<id>/events")

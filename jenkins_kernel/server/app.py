@@ -44,9 +44,11 @@ def create_app(service: AgentService, *, no_auth: bool = False) -> Flask:
     app.extensions["jenkins_kernel.auth"] = None if no_auth else TokenAuth(service.settings.tokens)
 
     from .api import api, metrics
+    from .ui import ui
 
     app.register_blueprint(api)
     app.register_blueprint(metrics)
+    app.register_blueprint(ui)
 
     @app.errorhandler(JenkinsKernelError)
     def on_our_error(exc: JenkinsKernelError) -> Response:

@@ -15,6 +15,7 @@ import yaml
 
 from ..engine.pool import parse_warm_spec
 from ..exceptions import RejectedError
+from .auth import WRITE, Token
 
 __all__ = ["SETTINGS_HELP", "Settings", "default_data_dir", "load_settings"]
 
@@ -32,6 +33,8 @@ class Settings:
     tokens: dict[str, str] = field(default_factory=dict)
     no_auth: bool = False
     warm: dict[str, int] = field(default_factory=dict)
+    warm_memory_mb: int = 2048
+    warm_idle_timeout: float = 600.0
     max_sessions: int = 32
     session_idle_timeout: float = 3600.0
     max_body_bytes: int = 32 * 1024 * 1024
@@ -42,6 +45,9 @@ class Settings:
     idempotency_ttl: float = 24 * 3600.0
     interrupt_grace: float = 3.0
     default_kernel: str = "python3"
+    retention_days: float = 30.0
+    max_runs: int = 0
+    prune_interval: float = 3600.0
     kernel_backend: str = "local"
     gateway_url: str = ""
     gateway_auth_token: str = ""
@@ -55,9 +61,14 @@ SETTINGS_HELP = {
     "host": "Address to bind; anything but loopback needs tokens (never --no-auth).",
     "port": "TCP port (0 picks a free one and prints it).",
     "data_dir": "SQLite database, run logs, artifacts and session folders [XDG data home/jenkins-kernel].",
-    "tokens": "Bearer tokens by name ({name: token}); JENKINS_KERNEL_TOKEN adds one named 'env'.",
+    "tokens": (
+        "Bearer tokens by name ({name: token}, or {name: {token: ..., role: read}} for a token that may"
+        " look but not act); JENKINS_KERNEL_TOKEN adds one named 'env'."
+    ),
     "no_auth": "Serve without tokens (refused unless bound to loopback).",
-    "warm": "Kernels kept started and ready, e.g. python3=2,bash=1.",
+    "warm": "Kernels kept started and ready, e.g. python3=2,bash=1 (the floor; the pool grows toward recent bursts).",
+    "warm_memory_mb": "Memory all warm kernels together may use (MB); bounds how far the pool grows.",
+    "warm_idle_timeout": "Seconds without new sessions of a kernel before its pool shrinks back to the floor.",
     "max_sessions": "Live sessions at most; one more gets 429.",
     "session_idle_timeout": "Seconds an idle session lives before it is shut down.",
     "max_body_bytes": "Largest request body (a notebook upload); larger gets 413.",
@@ -68,6 +79,9 @@ SETTINGS_HELP = {
     "idempotency_ttl": "Seconds an Idempotency-Key is remembered.",
     "interrupt_grace": "Seconds a kernel has to stop after an interrupt before it is restarted.",
     "default_kernel": "Kernel of a run that names neither kernel nor session.",
+    "retention_days": "Days a finished run (events, log, artifacts), audit row or closed session is kept (0: forever).",
+    "max_runs": "Finished runs kept at most, the newest first; 0 means no limit.",
+    "prune_interval": "Seconds between two retention passes (the first runs at start).",
     "kernel_backend": "Where kernels run: local (processes here) or gateway (a Kernel/Enterprise Gateway).",
     "gateway_url": "The gateway's base URL, e.g. http://enterprise-gateway:8888 (kernel_backend gateway).",
     "gateway_auth_token": "Token sent to the gateway as 'Authorization: token T' (its auth_token).",
@@ -100,7 +114,7 @@ def _coerce(name: str, value: Any) -> Any:
         if kind == "float":
             return float(value)
         return str(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, KeyError) as exc:
         raise RejectedError(f"setting {name}: {exc}", code="bad_setting") from exc
 
 
@@ -114,11 +128,20 @@ def _string_map(value: Any) -> dict[str, str]:
 
 
 def _tokens(value: Any) -> dict[str, str]:
+    """``{name: token}`` or ``{name: {token: ..., role: read}}``, or a list of ``{name, token, role?}``."""
     if isinstance(value, dict):
-        return {str(k): str(v) for k, v in value.items()}
-    if isinstance(value, list):  # [{name: ..., token: ...}]
-        return {str(item["name"]): str(item["token"]) for item in value}
+        return {str(k): _token(k, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return {str(item["name"]): _token(item["name"], item) for item in value}
     raise ValueError("tokens must map names to tokens")
+
+
+def _token(name: Any, value: Any) -> Token:
+    if isinstance(value, dict):
+        if not value.get("token"):
+            raise ValueError(f"token {name!r} has no 'token' field")
+        return Token(str(value["token"]), str(value.get("role") or WRITE))
+    return Token(str(value))
 
 
 def load_settings(

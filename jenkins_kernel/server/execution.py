@@ -9,6 +9,7 @@ loop, except what waits on a LiveRun.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import hashlib
 import json
@@ -24,7 +25,7 @@ from ..engine.events import Event, EventStream, OutputBudget
 from ..engine.results import RunResult, finish_run
 from ..engine.runs import run_code
 from ..engine.sessions import ManagedSession, SessionManager
-from ..exceptions import JenkinsKernelError
+from ..exceptions import JenkinsKernelError, StorageError
 from ..notebook.images import ImageSaver
 from ..notebook.reports import write_html_report
 from ..notebook.runner import NotebookOptions, run_notebook_async
@@ -41,6 +42,11 @@ log = logging.getLogger(__name__)
 #: instead of keeping the store's writer busy while its kernel answers; a reader never
 #: notices 20 ms.
 FLUSH_DELAY = 0.02
+#: A batch this large is written at once rather than after FLUSH_DELAY (a flood of output).
+FLUSH_BYTES = 1 << 20
+#: Bytes handed to the store's writer and not yet written, at most: past this the engine
+#: loop waits for the writer instead of holding a flood in memory.
+BACKLOG_BYTES = 8 << 20
 
 
 @dataclass(eq=False)
@@ -56,6 +62,7 @@ class LiveRun:
     finished: bool = False
     executed: Any = None  # a notebook run's executed notebook, for its report.html
     images: ImageSaver | None = None  # a cell run's saved images
+    inserted: concurrent.futures.Future[Any] | None = None  # the run's record, once committed
 
     def progressed(self, last_seq: int, log_size: int) -> None:
         with self.cond:
@@ -74,22 +81,39 @@ class LiveRun:
 
 class RunRecorder:
     """A listener on the engine loop: renders each event's console text and hands events
-    and text to the store, in batches (every ``FLUSH_DELAY`` seconds, and at the run's end)."""
+    and text to the store, in batches (every ``FLUSH_DELAY`` seconds, and at the run's end).
+
+    When the store cannot write (disk full, data dir unwritable), the run is stopped: its
+    later output is not kept, and it ends ``failed`` with the cause once the store works.
+    """
 
     def __init__(self, store: Store, metrics: ServiceMetrics, live: LiveRun) -> None:
         self.store, self.metrics, self.live = store, metrics, live
+        self.loop = asyncio.get_running_loop()
         self.renderer = ConsoleRenderer(images_saved=True)
         self.rows: list[tuple[int, str, float, str]] = []
         self.texts: list[str] = []
         self.fields: dict[str, Any] = {}  # run fields to write with the next events
         self.last_seq = 0
+        self.failed: StorageError | None = None
+        self.batch_bytes = 0
+        self.in_flight: collections.deque[tuple[concurrent.futures.Future[Any], int]] = collections.deque()
+        self.in_flight_bytes = 0
+        self.stalled: concurrent.futures.Future[Any] | None = None
 
     def __call__(self, event: Event) -> None:
-        self.texts.extend(text for _, text in self.renderer.render(event))
-        self.rows.append((event.seq, event.type, event.time, json.dumps(event.data, default=str)))
+        if self.failed is not None:
+            return
+        texts = [text for _, text in self.renderer.render(event)]
+        row = (event.seq, event.type, event.time, json.dumps(event.data, default=str))
+        self.texts.extend(texts)
+        self.rows.append(row)
         self.last_seq = event.seq
-        if len(self.rows) == 1:
-            asyncio.get_running_loop().call_later(FLUSH_DELAY, self.flush)
+        self.batch_bytes += len(row[3]) + sum(map(len, texts))
+        if self.batch_bytes >= FLUSH_BYTES:
+            self.flush()
+        elif len(self.rows) == 1:
+            self.loop.call_later(FLUSH_DELAY, self.flush)
         self.metrics.events_written.inc()
 
     def take(self) -> tuple[list[tuple[int, str, float, str]], str, int] | None:
@@ -97,16 +121,64 @@ class RunRecorder:
         if not self.rows:
             return None
         taken = self.rows, "".join(self.texts), self.last_seq
-        self.rows, self.texts = [], []
+        self.rows, self.texts, self.batch_bytes = [], [], 0
         return taken
 
     def flush(self) -> None:
+        size = self.batch_bytes
         events = self.take()
         if events is not None:
-            last_seq = events[2]
             fields, self.fields = self.fields, {}
             future = self.store.record(self.live.id, events=events, fields=fields)
-            future.add_done_callback(lambda f: f.exception() or self.live.progressed(last_seq, f.result()))
+            future.add_done_callback(self._written)
+            self._throttle(future, size)
+
+    def _throttle(self, future: concurrent.futures.Future[Any], size: int) -> None:
+        """Keep at most BACKLOG_BYTES queued for the writer: a flood waits for the disk
+        (a few ms per MB) instead of piling up in the service's memory. A store that does
+        not answer within a second is not waited for again (it reports its own failure)."""
+        self.in_flight.append((future, size))
+        self.in_flight_bytes += size
+        while self.in_flight:
+            oldest, oldest_size = self.in_flight[0]
+            if not oldest.done():
+                if self.in_flight_bytes <= BACKLOG_BYTES or oldest is self.stalled:
+                    return
+                if not concurrent.futures.wait([oldest], timeout=1.0).done:
+                    self.stalled = oldest
+                    return
+            self.in_flight.popleft()
+            self.in_flight_bytes -= oldest_size
+            error = oldest.exception()
+            if isinstance(error, StorageError):
+                self.fail(error)  # on the loop already: the rest of a flood is dropped at once
+
+    def _written(self, future: concurrent.futures.Future[tuple[int, int]]) -> None:
+        error = future.exception()
+        if error is None:
+            size, last_seq = future.result()
+            self.live.progressed(last_seq, size)
+        elif isinstance(error, StorageError):
+            self.loop.call_soon_threadsafe(self.fail, error)
+
+    def fail(self, error: StorageError) -> None:
+        """The store failed: keep nothing more, stop the run (it ends ``failed``)."""
+        if self.failed is None:
+            self.failed = error
+            self.rows, self.texts, self.fields = [], [], {}
+            self.live.cancel.set()
+
+    def closing_event(self, result: RunResult) -> tuple[list[tuple[int, str, float, str]], str, int]:
+        """The final status event of a run the store failed, with its console text."""
+        data = {
+            "status": result.status.value,
+            "exit_code": result.exit_code,
+            "duration": round(result.duration, 4),
+            "message": result.message,
+        }
+        event = Event(self.last_seq + 1, "status", time.time(), data)
+        text = "".join(t for _, t in self.renderer.render(event))
+        return [(event.seq, "status", event.time, json.dumps(data))], text, event.seq
 
 
 class RunExecutor:
@@ -151,8 +223,12 @@ class RunExecutor:
             if not acquired:
                 finish_run(stream, result, RunStatus.CANCELLED, "cancelled while queued behind other runs")
                 return
+            if live.inserted is not None and not live.inserted.done():
+                await asyncio.wrap_future(live.inserted)  # never run code that is not on record
             recorder.fields.update(status=RunStatus.RUNNING.value, started=time.time())  # with the next events
             result = await self._run(managed, req, stream, live, artifacts)
+        except StorageError as exc:
+            recorder.fail(exc)
         except JenkinsKernelError as exc:
             stream.emit("error", source="engine", ename=type(exc).__name__, evalue=exc.message, traceback=[])
             finish_run(stream, result, exc.status, exc.message)
@@ -187,6 +263,10 @@ class RunExecutor:
             )
         options = NotebookOptions(
             parameters=req.parameters,
+            allow_unknown_parameters=req.allow_unknown_parameters,
+            kernel=req.kernel,
+            path=req.notebook_path,
+            origin=req.jenkins,
             timeout=req.timeout,
             cell_timeout=req.cell_timeout,
             allow_errors=req.allow_errors,
@@ -213,10 +293,18 @@ class RunExecutor:
         A notebook's report.html is rendered after the run has ended, off the loop; until
         it is written and every artifact indexed, listing or fetching artifacts waits.
         """
+        if live.inserted is not None and live.inserted.done() and live.inserted.exception() is not None:
+            self._forget(live)  # the run was never on record: nothing to finish there
+            return
         files = None
         if live.images is not None and live.images.saved:  # the input was indexed with the run
             files = index_files(artifacts, live.images.saved)
-        events = recorder.take()  # the last events, the artifacts and the outcome: one transaction
+        if recorder.failed is not None:
+            result.status, result.message = RunStatus.FAILED, f"storage failed: {recorder.failed.message}"
+            result.ended = time.time()
+            events = recorder.closing_event(result)
+        else:
+            events = recorder.take()  # the last events, the artifacts and the outcome: one transaction
         outcome = {
             **recorder.fields,
             "status": result.status.value,
@@ -225,7 +313,7 @@ class RunExecutor:
             "ended": result.ended or time.time(),
             "kernel_info": result.kernel.to_dict() if result.kernel else {},
         }
-        done = self.store.record(live.id, events=events, artifacts=files, fields=outcome)
+        done = asyncio.ensure_future(self._record_until_written(live.id, events, files, outcome))
         self.metrics.run_finished(result)
         if live.executed is not None:  # rendered once the outcome is committed: it must not slow that
             report = self._render_and_index(live.id, live.executed, result, artifacts, after=done)
@@ -233,18 +321,35 @@ class RunExecutor:
             self.pending[live.id] = pending
             pending.add_done_callback(lambda _: self.pending.pop(live.id, None))
 
-        def ended(future: concurrent.futures.Future[int]) -> None:
-            if events is not None and future.exception() is None:
-                live.progressed(events[2], future.result())
-            live.end()
-            self.live_runs.pop(live.id, None)
+        def ended(task: asyncio.Future[tuple[int, int]]) -> None:
+            if not task.cancelled() and task.exception() is None:
+                size, last_seq = task.result()
+                live.progressed(last_seq, size)
+            self._forget(live)
 
         done.add_done_callback(ended)
 
+    def _forget(self, live: LiveRun) -> None:
+        live.end()
+        self.live_runs.pop(live.id, None)
+
+    async def _record_until_written(
+        self, run_id: str, events: Any, files: list[tuple[str, int, str]] | None, outcome: dict[str, Any]
+    ) -> tuple[int, int]:
+        """Write a run's outcome, retried while the store fails: a run always ends on record."""
+        pause = 0.5
+        while True:
+            try:
+                written = self.store.record(run_id, events=events, artifacts=files, fields=outcome)
+                return await asyncio.wrap_future(written)
+            except StorageError:
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
     async def _render_and_index(
-        self, run_id: str, executed: Any, result: RunResult, artifacts: Path, after: concurrent.futures.Future[int]
+        self, run_id: str, executed: Any, result: RunResult, artifacts: Path, after: asyncio.Future[Any]
     ) -> None:
-        await asyncio.wrap_future(after)
+        await after
         try:
             await asyncio.to_thread(write_html_report, executed, result, artifacts)
         except Exception:

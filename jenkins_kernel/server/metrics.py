@@ -52,6 +52,11 @@ class ServiceMetrics:
         self.events_written = Counter(
             "jenkins_kernel_events_written", "Run events written to the store", registry=self.registry
         )
+        self.unauthorized = Counter(
+            "jenkins_kernel_unauthorized_requests",
+            "Requests refused for a missing or bad token",
+            registry=self.registry,
+        )
         self.registry.register(_LiveGauges(service))  # type: ignore[arg-type]
 
     def run_finished(self, result: RunResult, kind: str = "run") -> None:

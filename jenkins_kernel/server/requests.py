@@ -16,6 +16,7 @@ from nbformat import NotebookNode
 
 from ..exceptions import RejectedError
 from ..notebook.loader import notebook_kernel_name, parse_notebook
+from ..notebook.parameters import check_parameters
 
 __all__ = ["RUN_FIELDS", "Forbidden", "RunRequest", "check_cwd", "parse_run_request"]
 
@@ -23,6 +24,7 @@ RUN_FIELDS = {
     "code": "the code of one cell",
     "notebook": "a notebook, as nbformat JSON",
     "notebook_name": "the notebook's file name, for reports and the log",
+    "notebook_path": "the notebook's path relative to the client's working directory (JUnit classname)",
     "kernel": "kernelspec name; default: the session's, the notebook's, or the service's default",
     "session": "id of a live session to run on",
     "session_name": "name of a session to create or reuse (a Jenkins build uses BUILD_TAG)",
@@ -30,6 +32,7 @@ RUN_FIELDS = {
     "cell_timeout": "seconds any one cell may take (notebooks)",
     "allow_errors": "run every cell even after an error (notebooks; exit code still 1)",
     "parameters": "notebook parameters, injected papermill-style",
+    "allow_unknown_parameters": "inject parameters the notebook's parameters cell does not declare (else 400)",
     "cwd": "kernel working directory, inside the service's allowed roots (new sessions only)",
     "env": "extra environment variables for the kernel (new sessions only)",
     "jenkins": "the build this run belongs to: job_name, build_number, build_url, git_commit",
@@ -48,6 +51,8 @@ class RunRequest:
     code: str | None = None
     notebook: NotebookNode | None = None
     notebook_name: str = "notebook.ipynb"
+    notebook_path: str | None = None
+    allow_unknown_parameters: bool = False
     kernel: str | None = None
     session: str | None = None
     session_name: str | None = None
@@ -69,7 +74,10 @@ class RunRequest:
         return notebook_kernel_name(self.notebook) if self.notebook is not None else None
 
     def options(self) -> dict[str, Any]:
-        return {"timeout": self.timeout, "cell_timeout": self.cell_timeout, "allow_errors": self.allow_errors}
+        options = {"timeout": self.timeout, "cell_timeout": self.cell_timeout, "allow_errors": self.allow_errors}
+        if self.allow_unknown_parameters:
+            options["allow_unknown_parameters"] = True
+        return options
 
 
 def _bad(message: str, code: str = "bad_request", hint: str = "") -> RejectedError:
@@ -123,6 +131,11 @@ def parse_run_request(body: Any) -> RunRequest:
         req.notebook_name = _string(body, "notebook_name") or req.notebook_name
         if "/" in req.notebook_name or req.notebook_name.startswith("."):
             raise _bad("notebook_name must be a plain file name", hint="e.g. train.ipynb")
+        req.notebook_path = _string(body, "notebook_path")
+        if req.notebook_path is not None and (
+            req.notebook_path.startswith("/") or ".." in req.notebook_path.split("/") or len(req.notebook_path) > 1024
+        ):
+            raise _bad("notebook_path must be a relative path without '..'", hint="e.g. notebooks/train.ipynb")
     req.kernel = _string(body, "kernel")
     req.session = _string(body, "session")
     req.session_name = _string(body, "session_name")
@@ -139,6 +152,9 @@ def parse_run_request(body: Any) -> RunRequest:
         raise _bad("env values must be strings")
     if req.parameters and req.kind == "code":
         raise _bad("parameters apply to notebooks; set variables in the code instead")
+    req.allow_unknown_parameters = bool(body.get("allow_unknown_parameters", False))
+    if req.notebook is not None:  # the same rule as the CLI's, checked before anything starts
+        check_parameters(req.notebook, req.parameters, req.allow_unknown_parameters)
     req.jenkins = {k: v for k, v in req.jenkins.items() if k in JENKINS_FIELDS and v not in (None, "")}
     return req
 

@@ -6,15 +6,19 @@ run on, and serves streamed responses (the SSE endpoint) thread by thread.
 
 from __future__ import annotations
 
+import errno
 import logging
+import resource
 import signal
 import sys
 from typing import Any
 
 from .. import __version__
+from ..engine.kernelspecs import installed_kernels
 from ..exceptions import RejectedError
 from .auth import ensure_token, is_loopback
 from .config import Settings
+from .single_instance import DataDirLock, port_taken
 
 __all__ = ["prepare_settings", "serve"]
 
@@ -48,20 +52,43 @@ def serve(settings: Settings) -> None:
     from .app import create_app
     from .service import AgentService
 
+    check_warm_kernels(settings)
+    lock = DataDirLock(settings.data_dir)
+    lock.acquire()  # before anything touches the database: one service per data dir
     # Many threads hand work to each other (HTTP workers, the engine loop, the store
     # writer); a shorter GIL switch interval keeps each hand-off from waiting 5 ms.
     sys.setswitchinterval(0.0005)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     notes = prepare_settings(settings)
-    service = AgentService(settings)
-    app = create_app(service, no_auth=settings.no_auth)
-    server: Any = waitress.create_server(
-        app, host=settings.host, port=settings.port, threads=settings.threads, ident="jenkins-kernel"
-    )
+    fd_limit = raise_fd_limit()
+    apps: list[Any] = []  # the app, once the service behind it is up (after the port is ours)
+
+    def app(environ: Any, start_response: Any) -> Any:
+        return apps[0](environ, start_response)
+
+    try:
+        # poll(), not select(): each kernel costs the service ~21 file descriptors, and
+        # select() fails for any descriptor past 1023 (about 45 kernels).
+        server: Any = waitress.create_server(
+            app,
+            host=settings.host,
+            port=settings.port,
+            threads=settings.threads,
+            ident="jenkins-kernel",
+            asyncore_use_poll=True,
+        )
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise port_taken(settings.host, settings.port) from None
+        raise
     url = f"http://{settings.host}:{server.effective_port}"
+    lock.describe(url)
+    service = AgentService(settings)
+    apps.append(create_app(service, no_auth=settings.no_auth))
     for note in notes:
         print(f"jenkins-kernel: {note}", file=sys.stderr)
+    print(f"jenkins-kernel: file descriptors: up to {fd_limit}", file=sys.stderr)
     print(f"jenkins-kernel {__version__}: serving {url} (data in {settings.data_dir})", file=sys.stderr, flush=True)
 
     def stop(signum: int, frame: Any) -> None:
@@ -76,3 +103,38 @@ def serve(settings: Settings) -> None:
         print("jenkins-kernel: stopping: cancelling runs, shutting kernels down", file=sys.stderr, flush=True)
         server.close()
         service.close()
+        lock.release()
+
+
+def check_warm_kernels(settings: Settings) -> None:
+    """A warm pool of a kernel that is not installed is refused at start (exit 5).
+
+    A gateway's kernelspecs are not asked here: the gateway may still be starting; the pool
+    logs a kernel it cannot start."""
+    if settings.kernel_backend != "local":
+        return
+    installed = installed_kernels()
+    unknown = sorted(set(settings.warm) - set(installed))
+    if unknown:
+        raise RejectedError(
+            f"--warm names kernels that are not installed: {', '.join(unknown)} "
+            f"(installed: {', '.join(sorted(installed)) or 'none'})",
+            code="unknown_kernel",
+        )
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft limit of open files to the hard limit; the limit now.
+
+    Every live kernel holds ~21 descriptors in the service (ZeroMQ sockets and their
+    context), so 300 sessions need ~6,500, past the usual soft limit of 1,024.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError) as exc:  # macOS caps it below an infinite hard limit
+            log.warning("could not raise the open files limit from %s: %s", soft, exc)
+    return soft

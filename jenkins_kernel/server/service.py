@@ -20,12 +20,13 @@ from typing import Any
 
 from .. import __version__
 from ..console import ConsoleRenderer
+from ..engine import orphans
 from ..engine.backends import make_backend
 from ..engine.events import Event
 from ..engine.loop import EngineLoop
 from ..engine.pool import WarmPool
 from ..engine.sessions import ManagedSession, SessionManager
-from ..exceptions import RejectedError
+from ..exceptions import RejectedError, StorageError
 from ..notebook.reports import prepare_html_exporter
 from ..status import RunStatus
 from .config import Settings
@@ -75,8 +76,20 @@ class AgentService:
             gateway_request_timeout=settings.gateway_request_timeout,
             gateway_connect_timeout=settings.gateway_connect_timeout,
         )
+        self._reap_orphans()
         self.engine = EngineLoop()
-        self.pool = WarmPool(settings.warm, self.work_root, backend=self.backend) if settings.warm else None
+        self.pool = (
+            WarmPool(
+                settings.warm,
+                self.work_root,
+                memory_budget=settings.warm_memory_mb * 1024 * 1024,
+                idle_timeout=settings.warm_idle_timeout,
+                room=lambda: settings.max_sessions - len(self.sessions.all()),
+                backend=self.backend,
+            )
+            if settings.warm
+            else None
+        )
         self.sessions = SessionManager(
             self.work_root,
             backend=self.backend,
@@ -88,11 +101,17 @@ class AgentService:
         self.runs = RunExecutor(self.store, self.sessions, settings, self.metrics)
         self._live = self.runs.live_runs
         self.engine.run(self._start_background())
+        self._stopping = threading.Event()
+        self._pruner = threading.Thread(target=self._prune_forever, name="jk-retention", daemon=True)
+        self._pruner.start()
         prepare_html_exporter()
 
     async def _start_background(self) -> None:
         if self.pool is not None:
             self.pool.fill()
+            self._shrinker = asyncio.ensure_future(
+                self.pool.shrink_when_idle(min(30.0, self.settings.warm_idle_timeout / 4))
+            )
         self._culler = asyncio.ensure_future(self._cull_forever())
 
     async def _cull_forever(self) -> None:
@@ -118,9 +137,38 @@ class AgentService:
             row = (event.seq, "status", event.time, json.dumps(data))
             self.store.record(run_id, events=([row], text, event.seq)).result(30)
 
+    def _prune_forever(self) -> None:
+        """The retention pass: at start, then every ``prune_interval`` seconds."""
+        from ..retention import prune
+
+        while not self._stopping.is_set():
+            try:
+                report = prune(
+                    self.store,
+                    retention_days=self.settings.retention_days,
+                    max_runs=self.settings.max_runs,
+                    idempotency_ttl=self.settings.idempotency_ttl,
+                )
+                if report.runs or report.audit_rows:
+                    log.info("retention: %s", report.describe(dry_run=False))
+            except Exception:  # a failing disk, a locked database: try again next time
+                log.exception("retention pass failed")
+            self._stopping.wait(self.settings.prune_interval)
+
+    def _reap_orphans(self) -> None:
+        """Kill the kernels a crashed predecessor left; record this service's own from now on."""
+        killed = orphans.reap(self.store.take_kernel_processes())
+        if killed:
+            log.warning("killed %d kernel process(es) left by the previous service: %s", len(killed), killed)
+        orphans.set_ledger(self.store)
+
     def close(self) -> None:
+        self._stopping.set()
+
         async def shutdown() -> None:
             self._culler.cancel()
+            if self.pool is not None:
+                self._shrinker.cancel()
             for live in self._live.values():
                 live.cancel.set()
             await self.sessions.close_all()
@@ -131,12 +179,18 @@ class AgentService:
         with contextlib.suppress(Exception):
             self.engine.run(shutdown(), timeout=30)
         self.engine.stop()
+        orphans.set_ledger(None)
         self.store.close()
 
     # -- facts ---------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "uptime": round(time.time() - self.started, 3)}
+        """``status`` is ok, or ``failing`` with the ``reason`` (the API answers 503 then)."""
+        body: dict[str, Any] = {"status": "ok", "version": __version__, "uptime": round(time.time() - self.started, 3)}
+        failure = self.store.check()
+        if failure is not None:
+            body.update(status="failing", reason=failure)
+        return body
 
     def kernelspecs(self) -> list[dict[str, Any]]:
         warm = self.pool.counts() if self.pool else {}
@@ -225,6 +279,8 @@ class AgentService:
         The run's record is committed before this returns, so a GET right after finds it;
         a caller that will wait for the run's end anyway (``will_wait``) skips that wait.
         """
+        if self.store.failure is not None:
+            raise StorageError(self.store.failure, hint="the run was not started; retry once /api/v1/health says ok")
         lock = self._idempotency if idempotency_key else contextlib.nullcontext()
         with lock:
             if idempotency_key:
@@ -247,6 +303,7 @@ class AgentService:
                 live = LiveRun(run_id, managed.id, asyncio.Event())
             else:
                 managed, live = self.engine.run(self._open_session(req, token_name, run_id))
+            check_alive(managed)
             run = {
                 "id": run_id,
                 "kind": req.kind,
@@ -267,6 +324,7 @@ class AgentService:
             inserted = self.store.insert_run(  # queued before any other write of the run
                 run, idempotency_key=idempotency_key, fingerprint=req.fingerprint, input_file=input_file(req)
             )
+            live.inserted = inserted
             self._live[run_id] = live
             self.engine.call(self.runs.start, live, managed, req)
             if idempotency_key or not will_wait:
@@ -315,6 +373,8 @@ class AgentService:
         live = self._live.get(run_id)
         if live is not None:
             live.wait(lambda: False, min(timeout, MAX_WAIT))
+            if live.inserted is not None and live.inserted.done() and live.inserted.exception() is not None:
+                raise live.inserted.exception()  # type: ignore[misc]
         return self.get_run(run_id)
 
     def cancel_run(self, run_id: str) -> dict[str, Any]:
@@ -371,6 +431,16 @@ class AgentService:
         if not any(a["name"] == name for a in self.artifacts(run_id)):
             raise NotFound(f"run {run_id} has no artifact {name!r}", code="unknown_artifact")
         return self.store.run_dir(run_id) / "artifacts" / name
+
+
+def check_alive(managed: ManagedSession) -> None:
+    """A run on a session whose kernel died is refused: it would never run."""
+    if managed.status == "dead":
+        raise Conflict(
+            f"session {managed.name or managed.id} is dead: {managed.message or 'its kernel died'}",
+            code="session_dead",
+            hint=f"restart it (POST /api/v1/sessions/{managed.id}/restart) or delete it and open a new one",
+        )
 
 
 def input_file(req: RunRequest) -> tuple[str, str]:

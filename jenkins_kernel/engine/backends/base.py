@@ -61,6 +61,9 @@ class Kernel(Protocol):
     async def kill(self) -> None:
         """Stop the kernel at once and release what it holds."""
 
+    def resident_bytes(self) -> int:
+        """Memory the kernel holds on this machine (the warm pool's budget counts it)."""
+
     def stderr_tail(self, lines: int = 5) -> str:
         """What the kernel last logged, as a hint for why it died ("" when unknown)."""
 

@@ -317,6 +317,10 @@ class GatewayKernel:
             except GatewayError as exc:
                 log.warning("interrupting kernel %s: %s", self.kernel_id, exc.message)
 
+    def resident_bytes(self) -> int:
+        """The kernel's memory is the cluster's, not this machine's: it costs the warm pool nothing here."""
+        return 0
+
     def stderr_tail(self, lines: int = 5) -> str:
         """A gateway keeps the kernel's own log to itself: say where to look."""
         if self.kernel_id is None:

@@ -8,8 +8,10 @@ import hudson.model.Item;
 import hudson.model.Run;
 import hudson.model.TaskListener;
 import hudson.util.ListBoxModel;
+import io.jenkins.plugins.jupyter.client.Parameters;
 import io.jenkins.plugins.jupyter.client.StepSettings;
 import java.util.Set;
+import org.jenkinsci.plugins.structs.describable.CustomDescribableModel;
 import org.jenkinsci.plugins.workflow.graph.FlowNode;
 import org.jenkinsci.plugins.workflow.steps.Step;
 import org.jenkinsci.plugins.workflow.steps.StepContext;
@@ -22,11 +24,14 @@ import org.kohsuke.stapler.QueryParameter;
 import org.kohsuke.stapler.verb.POST;
 
 /**
- * {@code jupyterCell 'print(1)'}: run one cell of code on the jupyter service. The cells of a
- * build share one kernel (the session named by BUILD_TAG), like the cells of one notebook.
+ * {@code jupyterCell 'print(1)'}: run one cell of code on the agent's jupyter service, in the
+ * workspace. The cells of a build share one kernel (the session named by BUILD_TAG), like the
+ * cells of one notebook. The workspace is required: its channel runs the client on the agent.
  */
+@CustomDescribableModel.CustomDescription(ScriptedArguments.ForCell.class)
 public class JupyterCellStep extends Step {
     private final String code;
+    private String env;
     private String kernel;
     private String session;
     private Integer timeout;
@@ -43,15 +48,16 @@ public class JupyterCellStep extends Step {
     public StepExecution start(StepContext context) throws AbortException {
         StepSettings settings;
         try {
-            settings = StepSettings.cell(code).kernel(kernel).session(session).timeout(timeout)
+            settings = StepSettings.cell(code).env(Parameters.envLines(env)).kernel(kernel).session(session).timeout(timeout)
                     .unstableOnCellError(unstableOnCellError);
-        } catch (IllegalArgumentException e) { // a missing path or code
+        } catch (IllegalArgumentException e) { // no code, or a bad env line
             throw new AbortException(e.getMessage());
         }
         return new JupyterStepExecution(context, new JupyterInvocation(settings, serviceUrl, credentialsId));
     }
 
     public String getCode() { return code; }
+    public String getEnv() { return env; }
     public String getKernel() { return kernel; }
     public String getSession() { return session; }
     public Integer getTimeout() { return timeout; }
@@ -59,6 +65,7 @@ public class JupyterCellStep extends Step {
     public String getServiceUrl() { return serviceUrl; }
     public String getCredentialsId() { return credentialsId; }
 
+    @DataBoundSetter public void setEnv(String env) { this.env = Strings.blankToNull(env); }
     @DataBoundSetter public void setKernel(String kernel) { this.kernel = Strings.blankToNull(kernel); }
     @DataBoundSetter public void setSession(String session) { this.session = Strings.blankToNull(session); }
     @DataBoundSetter public void setTimeout(Integer timeout) { this.timeout = timeout; }
@@ -75,7 +82,7 @@ public class JupyterCellStep extends Step {
 
         @Override
         public String getDisplayName() {
-            return "Run a cell of code on the jupyter service";
+            return "Run a cell of code on the agent's jupyter service";
         }
 
         @Override

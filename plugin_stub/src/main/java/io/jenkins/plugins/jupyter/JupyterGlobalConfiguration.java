@@ -1,19 +1,26 @@
 package io.jenkins.plugins.jupyter;
 
+import com.cloudbees.plugins.credentials.CredentialsMatchers;
 import com.cloudbees.plugins.credentials.CredentialsProvider;
+import com.cloudbees.plugins.credentials.CredentialsScope;
 import com.cloudbees.plugins.credentials.common.StandardListBoxModel;
+import com.cloudbees.plugins.credentials.domains.URIRequirementBuilder;
 import hudson.AbortException;
 import hudson.Extension;
 import hudson.ExtensionList;
 import hudson.model.Item;
+import hudson.model.Queue;
 import hudson.model.Run;
+import hudson.model.queue.Tasks;
 import hudson.security.ACL;
 import hudson.util.FormValidation;
 import hudson.util.ListBoxModel;
 import io.jenkins.plugins.jupyter.client.ClientOptions;
+import io.jenkins.plugins.jupyter.client.LocalService;
 import io.jenkins.plugins.jupyter.client.ServiceClient;
-import java.net.URI;
-import java.util.Collections;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
 import jenkins.model.GlobalConfiguration;
 import jenkins.model.Jenkins;
 import org.jenkinsci.Symbol;
@@ -24,9 +31,9 @@ import org.kohsuke.stapler.QueryParameter;
 import org.kohsuke.stapler.verb.POST;
 
 /**
- * Manage Jenkins > System > Jupyter kernels: where the jenkins-kernel service is, the Secret text
- * credential that holds its token, and the default kernel of jupyterCell. Every step may
- * override the URL and the credential.
+ * Manage Jenkins > System > Jupyter kernels: the service URL (none: each agent's own
+ * service), the Secret text credential that holds its token (none with no URL: the agent's
+ * token file), and the default kernel of jupyterCell. Steps may override URL and credential.
  */
 @Extension
 @Symbol("jupyter")
@@ -43,80 +50,71 @@ public class JupyterGlobalConfiguration extends GlobalConfiguration {
         return ExtensionList.lookupSingleton(JupyterGlobalConfiguration.class);
     }
 
-    public String getServiceUrl() {
-        return serviceUrl;
-    }
+    public String getServiceUrl() { return serviceUrl; }
+    public String getCredentialsId() { return credentialsId; }
+    public String getDefaultKernel() { return defaultKernel; }
 
-    @DataBoundSetter
-    public void setServiceUrl(String serviceUrl) {
-        this.serviceUrl = Strings.blankToNull(serviceUrl);
-        save();
-    }
-
-    public String getCredentialsId() {
-        return credentialsId;
-    }
-
-    @DataBoundSetter
-    public void setCredentialsId(String credentialsId) {
-        this.credentialsId = Strings.blankToNull(credentialsId);
-        save();
-    }
-
-    public String getDefaultKernel() {
-        return defaultKernel;
-    }
-
-    @DataBoundSetter
-    public void setDefaultKernel(String defaultKernel) {
-        this.defaultKernel = Strings.blankToNull(defaultKernel);
-        save();
-    }
+    @DataBoundSetter public void setServiceUrl(String v) { serviceUrl = Strings.blankToNull(v); save(); }
+    @DataBoundSetter public void setCredentialsId(String v) { credentialsId = Strings.blankToNull(v); save(); }
+    @DataBoundSetter public void setDefaultKernel(String v) { defaultKernel = Strings.blankToNull(v); save(); }
 
     /**
-     * A client for one step of {@code build}: the step's URL and credential if it gives
-     * them, else these. User errors are one-line AbortExceptions saying what to set where.
+     * The token for one step of {@code build}, resolved as the build (no HTTP): the step's
+     * credential, else this one; null when neither is set and there is no URL (the agent's
+     * own service and token file). User errors are one-line AbortExceptions.
      */
-    ServiceClient connect(Run<?, ?> build, String urlOverride, String credentialsIdOverride, ClientOptions options)
-            throws AbortException {
-        String url = Strings.firstNonBlank(urlOverride, serviceUrl);
-        if (url == null) {
-            throw new AbortException("no jupyter service URL: set it in Manage Jenkins > System > Jupyter kernels, "
-                    + "or give the step serviceUrl: 'http://HOST:8765'");
-        }
+    String token(Run<?, ?> build, String url, String credentialsIdOverride) throws AbortException {
         String id = Strings.firstNonBlank(credentialsIdOverride, credentialsId);
         if (id == null) {
-            throw new AbortException("no credential for the jupyter service at " + url + ": create a Secret text "
-                    + "credential holding its token and select it in Manage Jenkins > System > Jupyter kernels "
-                    + "(or give the step credentialsId)");
+            return null; // with a URL, the agent says which credential is missing
         }
         StringCredentials token = CredentialsProvider.findCredentialById(id, StringCredentials.class, build,
-                Collections.emptyList());
+                url == null ? List.of() : URIRequirementBuilder.fromUri(url).build());
         if (token == null) {
-            throw new AbortException("the credential '" + id + "' for the jupyter service at " + url
-                    + " is not a Secret text credential this build can use: check its id and kind (Secret text)");
+            throw new AbortException("the credential '" + id + "' for the jupyter service is not a Secret text "
+                    + "credential this build can use: check its id, its kind (Secret text) and its scope (not System)");
         }
         CredentialsProvider.track(build, token);
-        try {
-            return new ServiceClient(url, token.getSecret().getPlainText(), options);
-        } catch (IllegalArgumentException e) {
-            throw new AbortException("the jupyter service URL '" + url + "' is not a valid URL: " + e.getMessage());
-        }
+        return token.getSecret().getPlainText();
     }
 
     public FormValidation doCheckServiceUrl(@QueryParameter String value) {
         if (value == null || value.isBlank()) {
-            return FormValidation.warning("Steps need a service URL, here or in their serviceUrl");
+            return FormValidation.ok("Empty: each agent uses its own service (" + LocalService.DEFAULT_URL + ")");
         }
         try {
-            URI uri = URI.create(value.strip());
-            if (!"http".equals(uri.getScheme()) && !"https".equals(uri.getScheme()) || uri.getHost() == null) {
-                return FormValidation.error("An http:// or https:// URL, e.g. http://jupyter.example.com:8765");
-            }
+            new ServiceClient(value.strip(), "", ClientOptions.defaults());
+            return value.strip().matches("https?://[^/]+.*") ? FormValidation.ok()
+                    : FormValidation.error("An http:// or https:// URL, e.g. http://jupyter.example.com:8765");
         } catch (IllegalArgumentException e) {
             return FormValidation.error("Not a URL: " + e.getMessage());
         }
-        return FormValidation.ok();
+    }
+
+    /** "Test connection": health and token, from the controller; the answer names the version. */
+    @POST
+    public FormValidation doTestConnection(@QueryParameter String serviceUrl, @QueryParameter String credentialsId) {
+        Jenkins.get().checkPermission(Jenkins.ADMINISTER);
+        String url = Strings.blankToNull(serviceUrl);
+        if (url == null) {
+            return FormValidation.warning("No URL: each agent uses its own service; check one on the agent with "
+                    + "`jenkins-kernel service status`, or run a jupyterCell step there");
+        }
+        StringCredentials token = CredentialsMatchers.firstOrNull(CredentialsProvider.lookupCredentialsInItemGroup(
+                StringCredentials.class, Jenkins.get(), ACL.SYSTEM2, URIRequirementBuilder.fromUri(url).build()),
+                CredentialsMatchers.withId(Strings.blankToNull(credentialsId) == null ? "" : credentialsId.strip()));
+        if (token == null) {
+            return FormValidation.error("Select the Secret text credential that holds the service's token");
+        }
+        try {
+            ClientOptions quick = ClientOptions.defaults().withGiveUpAfter(Duration.ofSeconds(5));
+            return FormValidation.ok(new ServiceClient(url, token.getSecret().getPlainText(), quick).testConnection());
+        } catch (IOException | IllegalArgumentException e) {
+            return FormValidation.error(e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return FormValidation.error("interrupted");
+        }
     }
 
     @POST
@@ -124,17 +122,28 @@ public class JupyterGlobalConfiguration extends GlobalConfiguration {
         return credentialsItems(item, credentialsId);
     }
 
-    /** The Secret text credentials a user may pick here or in a step (the steps' descriptors call this). */
+    /**
+     * The Secret text credentials one may pick (the steps' descriptors call this too). For a
+     * job: those its builds can use, listed as the job's authentication. On the global page:
+     * those of Jenkins itself, without the System-scoped ones, which no build can use.
+     */
     static ListBoxModel credentialsItems(Item item, String credentialsId) {
         StandardListBoxModel result = new StandardListBoxModel();
-        boolean allowed = item == null
-                ? Jenkins.get().hasPermission(Jenkins.ADMINISTER)
-                : item.hasPermission(Item.EXTENDED_READ) || item.hasPermission(CredentialsProvider.USE_ITEM);
-        if (!allowed) {
+        if (item == null) {
+            if (!Jenkins.get().hasPermission(Jenkins.ADMINISTER)) {
+                return result.includeCurrentValue(credentialsId);
+            }
+            return result.includeEmptyValue()
+                    .includeMatchingAs(ACL.SYSTEM2, Jenkins.get(), StringCredentials.class, List.of(),
+                            CredentialsMatchers.not(CredentialsMatchers.withScope(CredentialsScope.SYSTEM)))
+                    .includeCurrentValue(credentialsId);
+        }
+        if (!item.hasPermission(Item.EXTENDED_READ) && !item.hasPermission(CredentialsProvider.USE_ITEM)) {
             return result.includeCurrentValue(credentialsId);
         }
         return result.includeEmptyValue()
-                .includeAs(ACL.SYSTEM2, item, StringCredentials.class, Collections.emptyList())
+                .includeAs(item instanceof Queue.Task task ? Tasks.getAuthenticationOf2(task) : ACL.SYSTEM2, item,
+                        StringCredentials.class, List.of())
                 .includeCurrentValue(credentialsId);
     }
 }

@@ -3,31 +3,25 @@ package io.jenkins.plugins.jupyter;
 import hudson.AbortException;
 import hudson.EnvVars;
 import hudson.FilePath;
-import hudson.model.Result;
 import hudson.model.Run;
 import hudson.model.TaskListener;
-import io.jenkins.plugins.jupyter.client.BuildContext;
-import io.jenkins.plugins.jupyter.client.ClientOptions;
-import io.jenkins.plugins.jupyter.client.JupyterResult;
-import io.jenkins.plugins.jupyter.client.JupyterRun;
-import io.jenkins.plugins.jupyter.client.RunRequest;
-import io.jenkins.plugins.jupyter.client.ServiceClient;
+import io.jenkins.plugins.jupyter.client.AgentStep;
 import io.jenkins.plugins.jupyter.client.ServiceException;
+import io.jenkins.plugins.jupyter.client.StepOutcome;
 import io.jenkins.plugins.jupyter.client.StepSettings;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 
 /**
- * The one implementation behind jupyterNotebook, jupyterCell and the freestyle step: resolve
- * the workspace, the credential and the log, then hand everything to the client package.
+ * The one implementation behind jupyterNotebook, jupyterCell and the freestyle step. On the
+ * controller: resolve the credential (no HTTP here), then run the client on the agent that
+ * holds the workspace, through the workspace's channel. An interrupt of the calling thread
+ * (an abort) becomes a remoting Cancel that interrupts the agent's thread, which cancels the
+ * run on the service.
  */
 final class JupyterInvocation {
     private final StepSettings settings;
     private final String serviceUrl;
     private final String credentialsId;
-    private volatile JupyterRun run;
-    private volatile boolean aborted;
 
     JupyterInvocation(StepSettings settings, String serviceUrl, String credentialsId) {
         this.settings = settings;
@@ -35,69 +29,34 @@ final class JupyterInvocation {
         this.credentialsId = credentialsId;
     }
 
-    /**
-     * Run the step. A failed run is an AbortException (FAILURE); a cell error with
-     * unstableOnCellError sets UNSTABLE; the outcome's result is returned (SUCCESS, UNSTABLE,
-     * or ABORTED when the run was cancelled on the service, which the caller turns into its
-     * kind of interruption).
-     */
-    JupyterRun.Outcome perform(Run<?, ?> build, FilePath workspace, EnvVars env, TaskListener listener, String stepId)
+    /** Run the step on the agent; the outcome says how it ended (the caller maps it to a result). */
+    StepOutcome perform(Run<?, ?> build, FilePath workspace, EnvVars env, TaskListener listener, String stepId)
             throws IOException, InterruptedException {
         JupyterGlobalConfiguration global = JupyterGlobalConfiguration.get();
-        BuildContext context = new BuildContext(env, build.getStartTimeInMillis(), stepId);
-        ServiceClient client = global.connect(build, serviceUrl, credentialsId, ClientOptions.defaults());
-        RunRequest request;
+        String url = Strings.firstNonBlank(serviceUrl, global.getServiceUrl());
+        String token = global.token(build, url, credentialsId);
+        AgentStep step = new AgentStep(settings, url, token, env, build.getStartTimeInMillis(), stepId, global.getDefaultKernel());
+        String session = step.buildSession();
+        if (session != null) {
+            JupyterSessionCleanup.remember(build, env.get("NODE_NAME"), url, credentialsId, session, env.get("JENKINS_KERNEL_DATA_DIR"));
+        }
+        StepOutcome outcome;
         try {
-            request = settings.request(readNotebook(workspace), context, global.getDefaultKernel());
-        } catch (IllegalArgumentException e) {
-            throw new AbortException(e.getMessage());
+            outcome = workspace.act(new JupyterAgentCall(step, listener));
+        } catch (IOException e) { // FilePath.act wraps what the agent threw
+            throw new AbortException(oneLine(e));
         }
-        ServiceClient.ArtifactSink sink = settings.isNotebook()
-                ? name -> workspace.child(settings.outputDir()).child(name).write()
-                : null;
-        if (settings.usesBuildSession(context)) {
-            JupyterSessionCleanup.remember(build, serviceUrl, credentialsId, settings.sessionName(context));
-        }
-        run = new JupyterRun(client, listener.getLogger());
-        if (aborted) { // stop() came before the run existed
-            throw new InterruptedException("aborted");
-        }
-        JupyterRun.Outcome outcome;
-        try {
-            outcome = run.execute(request, context.idempotencyKey(), sink, settings.unstableOnCellError());
-        } catch (ServiceException e) {
-            throw new AbortException(e.getMessage());
-        }
-        listener.getLogger().println("[jupyter] " + outcome.summary());
-        if (outcome.result() == JupyterResult.FAILURE) {
-            throw new AbortException(outcome.summary());
-        }
-        if (outcome.result() == JupyterResult.UNSTABLE) {
-            build.setResult(Result.UNSTABLE);
-        }
+        build.addAction(new JupyterRunLink(outcome.dashboardUrl(), outcome.description()));
         return outcome;
     }
 
-    /** From Jenkins' stop(), on another thread: end the HTTP call now, cancel the run. */
-    void abort() {
-        aborted = true;
-        JupyterRun r = run;
-        if (r != null) {
-            r.abort();
+    /** The client's one-line message when it is in the chain, else the exception's own. */
+    static String oneLine(IOException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof ServiceException) {
+                return t.getMessage();
+            }
         }
-    }
-
-    private String readNotebook(FilePath workspace) throws IOException, InterruptedException {
-        if (!settings.isNotebook()) {
-            return null;
-        }
-        FilePath file = workspace.child(settings.notebookPath());
-        if (!file.exists()) {
-            throw new AbortException("no notebook at " + file.getRemote() + ": the path is relative to the workspace "
-                    + "(check out the repository first, e.g. with checkout scm)");
-        }
-        try (InputStream in = file.read()) {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
+        return e.getMessage();
     }
 }

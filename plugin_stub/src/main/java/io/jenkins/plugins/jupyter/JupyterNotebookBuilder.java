@@ -13,8 +13,6 @@ import hudson.model.TaskListener;
 import hudson.tasks.BuildStepDescriptor;
 import hudson.tasks.Builder;
 import hudson.util.ListBoxModel;
-import io.jenkins.plugins.jupyter.client.JupyterResult;
-import io.jenkins.plugins.jupyter.client.JupyterRun;
 import io.jenkins.plugins.jupyter.client.Parameters;
 import io.jenkins.plugins.jupyter.client.StepSettings;
 import java.io.IOException;
@@ -28,12 +26,13 @@ import org.kohsuke.stapler.verb.POST;
 
 /**
  * The freestyle build step "Run a Jupyter notebook": the fields of jupyterNotebook (its
- * parameters as NAME=VALUE lines, with build variables expanded) and the same implementation.
- * An abort interrupts the build thread, which cancels the run on the service.
+ * parameters and env as NAME=VALUE lines, with build variables expanded) and the same
+ * implementation. An abort interrupts the build thread, which cancels the run on the agent.
  */
 public class JupyterNotebookBuilder extends Builder implements SimpleBuildStep {
     private final String path;
     private String parameters;
+    private String env;
     private String kernel;
     private Integer timeout;
     private Integer cellTimeout;
@@ -54,17 +53,15 @@ public class JupyterNotebookBuilder extends Builder implements SimpleBuildStep {
             throws InterruptedException, IOException {
         StepSettings settings;
         try {
-            settings = StepSettings.notebook(env.expand(path)).parameters(Parameters.fromLines(env.expand(parameters)))
+            settings = StepSettings.notebook(env.expand(path)).parameters(Parameters.lines(env.expand(parameters)))
+                    .env(Parameters.envLines(env.expand(this.env)))
                     .kernel(kernel).timeout(timeout).cellTimeout(cellTimeout).allowErrors(allowErrors)
                     .outputDir(env.expand(outputDir)).session(env.expand(session)).unstableOnCellError(unstableOnCellError);
-        } catch (IllegalArgumentException e) { // no path, or a parameter line that is not NAME=VALUE
+        } catch (IllegalArgumentException e) { // no path, or a line that is not NAME=VALUE
             throw new AbortException(e.getMessage());
         }
-        JupyterRun.Outcome outcome = new JupyterInvocation(settings, serviceUrl, credentialsId)
-                .perform(build, workspace, env, listener, stepId(build));
-        if (outcome.result() == JupyterResult.ABORTED) { // cancelled on the service: the build ends ABORTED
-            throw new InterruptedException(outcome.summary());
-        }
+        Outcomes.apply(new JupyterInvocation(settings, serviceUrl, credentialsId)
+                .perform(build, workspace, env, listener, stepId(build)), build, null, listener);
     }
 
     /** This step's place among the project's build steps: part of the idempotency key. */
@@ -76,6 +73,7 @@ public class JupyterNotebookBuilder extends Builder implements SimpleBuildStep {
 
     public String getPath() { return path; }
     public String getParameters() { return parameters; }
+    public String getEnv() { return env; }
     public String getKernel() { return kernel; }
     public Integer getTimeout() { return timeout; }
     public Integer getCellTimeout() { return cellTimeout; }
@@ -87,6 +85,7 @@ public class JupyterNotebookBuilder extends Builder implements SimpleBuildStep {
     public String getCredentialsId() { return credentialsId; }
 
     @DataBoundSetter public void setParameters(String parameters) { this.parameters = Strings.blankToNull(parameters); }
+    @DataBoundSetter public void setEnv(String env) { this.env = Strings.blankToNull(env); }
     @DataBoundSetter public void setKernel(String kernel) { this.kernel = Strings.blankToNull(kernel); }
     @DataBoundSetter public void setTimeout(Integer timeout) { this.timeout = timeout; }
     @DataBoundSetter public void setCellTimeout(Integer cellTimeout) { this.cellTimeout = cellTimeout; }
@@ -101,13 +100,14 @@ public class JupyterNotebookBuilder extends Builder implements SimpleBuildStep {
     @Symbol("jupyterNotebookBuilder")
     public static final class DescriptorImpl extends BuildStepDescriptor<Builder> {
         @Override
+        @SuppressWarnings("rawtypes") // the real signature is raw
         public boolean isApplicable(Class<? extends AbstractProject> jobType) {
             return true;
         }
 
         @Override
         public String getDisplayName() {
-            return "Run a Jupyter notebook on the jupyter service";
+            return "Run a Jupyter notebook on the agent's jupyter service";
         }
 
         @POST

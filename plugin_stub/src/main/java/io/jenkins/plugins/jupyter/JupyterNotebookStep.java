@@ -8,9 +8,12 @@ import hudson.model.Item;
 import hudson.model.Run;
 import hudson.model.TaskListener;
 import hudson.util.ListBoxModel;
+import io.jenkins.plugins.jupyter.client.Parameters;
 import io.jenkins.plugins.jupyter.client.StepSettings;
-import java.util.Map;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
+import org.jenkinsci.plugins.structs.describable.CustomDescribableModel;
 import org.jenkinsci.plugins.workflow.graph.FlowNode;
 import org.jenkinsci.plugins.workflow.steps.Step;
 import org.jenkinsci.plugins.workflow.steps.StepContext;
@@ -24,12 +27,16 @@ import org.kohsuke.stapler.verb.POST;
 
 /**
  * {@code jupyterNotebook path: 'notebooks/train.ipynb', parameters: [epochs: 300]}: run a
- * notebook of the workspace on the jupyter service, its output live in the build log, its
- * reports (executed.ipynb, junit.xml, report.html) downloaded into {@code outputDir}.
+ * notebook of the workspace on the agent's jupyter service, in its own folder, its output
+ * live in the build log, its reports downloaded into {@code outputDir}. Parameters are a
+ * list of {@link NotebookParameter}s (what the Snippet Generator and Declarative describe);
+ * {@link ScriptedArguments} also takes the scripted map form.
  */
+@CustomDescribableModel.CustomDescription(ScriptedArguments.ForNotebook.class)
 public class JupyterNotebookStep extends Step {
     private final String path;
-    private Map<String, Object> parameters;
+    private List<NotebookParameter> parameters = new ArrayList<>();
+    private String env;
     private String kernel;
     private Integer timeout;
     private Integer cellTimeout;
@@ -49,17 +56,18 @@ public class JupyterNotebookStep extends Step {
     public StepExecution start(StepContext context) throws AbortException {
         StepSettings settings;
         try {
-            settings = StepSettings.notebook(path).parameters(parameters).kernel(kernel).timeout(timeout)
-                    .cellTimeout(cellTimeout).allowErrors(allowErrors).outputDir(outputDir).session(session)
-                    .unstableOnCellError(unstableOnCellError);
-        } catch (IllegalArgumentException e) { // a missing path or code
+            settings = StepSettings.notebook(path).parameters(NotebookParameter.toMap(parameters))
+                    .env(Parameters.envLines(env)).kernel(kernel).timeout(timeout).cellTimeout(cellTimeout)
+                    .allowErrors(allowErrors).outputDir(outputDir).session(session).unstableOnCellError(unstableOnCellError);
+        } catch (IllegalArgumentException e) { // a missing path, a bad env line, a parameter named twice
             throw new AbortException(e.getMessage());
         }
         return new JupyterStepExecution(context, new JupyterInvocation(settings, serviceUrl, credentialsId));
     }
 
     public String getPath() { return path; }
-    public Map<String, Object> getParameters() { return parameters; }
+    public List<NotebookParameter> getParameters() { return parameters; }
+    public String getEnv() { return env; }
     public String getKernel() { return kernel; }
     public Integer getTimeout() { return timeout; }
     public Integer getCellTimeout() { return cellTimeout; }
@@ -70,7 +78,8 @@ public class JupyterNotebookStep extends Step {
     public String getServiceUrl() { return serviceUrl; }
     public String getCredentialsId() { return credentialsId; }
 
-    @DataBoundSetter public void setParameters(Map<String, Object> parameters) { this.parameters = parameters; }
+    @DataBoundSetter public void setParameters(List<NotebookParameter> p) { this.parameters = p == null ? new ArrayList<>() : new ArrayList<>(p); }
+    @DataBoundSetter public void setEnv(String env) { this.env = Strings.blankToNull(env); }
     @DataBoundSetter public void setKernel(String kernel) { this.kernel = Strings.blankToNull(kernel); }
     @DataBoundSetter public void setTimeout(Integer timeout) { this.timeout = timeout; }
     @DataBoundSetter public void setCellTimeout(Integer cellTimeout) { this.cellTimeout = cellTimeout; }
@@ -90,9 +99,10 @@ public class JupyterNotebookStep extends Step {
 
         @Override
         public String getDisplayName() {
-            return "Run a Jupyter notebook on the jupyter service";
+            return "Run a Jupyter notebook on the agent's jupyter service";
         }
 
+        /** FilePath: the workspace, whose channel runs the client on the agent. */
         @Override
         public Set<? extends Class<?>> getRequiredContext() {
             return Set.of(Run.class, FilePath.class, EnvVars.class, TaskListener.class, FlowNode.class);

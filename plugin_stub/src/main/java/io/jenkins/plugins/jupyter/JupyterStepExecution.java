@@ -2,20 +2,18 @@ package io.jenkins.plugins.jupyter;
 
 import hudson.EnvVars;
 import hudson.FilePath;
-import hudson.model.Result;
 import hudson.model.Run;
 import hudson.model.TaskListener;
-import io.jenkins.plugins.jupyter.client.JupyterResult;
-import io.jenkins.plugins.jupyter.client.JupyterRun;
+import io.jenkins.plugins.jupyter.client.StepOutcome;
 import org.jenkinsci.plugins.workflow.graph.FlowNode;
-import org.jenkinsci.plugins.workflow.steps.FlowInterruptedException;
 import org.jenkinsci.plugins.workflow.steps.StepContext;
 import org.jenkinsci.plugins.workflow.steps.SynchronousNonBlockingStepExecution;
 
 /**
- * How jupyterNotebook and jupyterCell run in a Pipeline: on a thread of their own (the CPS
- * thread never waits on HTTP); stop() aborts the HTTP call and cancels the run on the
- * service, and the build ends ABORTED. Returns the run's id on the service.
+ * How jupyterNotebook and jupyterCell run in a Pipeline: on a pool thread (the CPS thread
+ * never waits on HTTP), the client on the agent. The inherited stop() interrupts that thread;
+ * the interrupt reaches the agent as a remoting Cancel, which cancels the run on the service.
+ * Returns the run's id on the service.
  */
 final class JupyterStepExecution extends SynchronousNonBlockingStepExecution<String> {
     private static final long serialVersionUID = 1L;
@@ -30,19 +28,11 @@ final class JupyterStepExecution extends SynchronousNonBlockingStepExecution<Str
     @Override
     protected String run() throws Exception {
         StepContext c = getContext();
-        JupyterRun.Outcome outcome = invocation.perform(c.get(Run.class), c.get(FilePath.class), c.get(EnvVars.class),
-                c.get(TaskListener.class), c.get(FlowNode.class).getId());
-        if (outcome.result() == JupyterResult.ABORTED) { // cancelled on the service, not by this build
-            throw new FlowInterruptedException(Result.ABORTED);
-        }
-        return outcome.run().id();
-    }
-
-    @Override
-    public void stop(Throwable cause) throws Exception {
-        if (invocation != null) { // null after a controller restart: nothing of ours runs
-            invocation.abort(); // returns at once; the cancel is POSTed in the background
-        }
-        super.stop(cause);
+        Run<?, ?> build = c.get(Run.class);
+        FlowNode node = c.get(FlowNode.class);
+        TaskListener listener = c.get(TaskListener.class);
+        StepOutcome outcome = invocation.perform(build, c.get(FilePath.class), c.get(EnvVars.class), listener, node.getId());
+        Outcomes.apply(outcome, build, node, listener);
+        return outcome.runId();
     }
 }

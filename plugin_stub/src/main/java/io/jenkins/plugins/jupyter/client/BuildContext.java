@@ -6,6 +6,8 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
 
 /**
  * What a run learns from the build's environment: its lineage ({@code jenkins} field of the
@@ -46,6 +48,29 @@ public final class BuildContext {
         putIfSet(out, "git_commit", env.get("GIT_COMMIT"));
         putIfSet(out, "node_name", env.get("NODE_NAME"));
         putIfSet(out, "step", stepId);
+        return out;
+    }
+
+    /** Build variables by prefix (BUILD_URL, BUILD_TAG, JOB_NAME, GIT_COMMIT, ...) and by name. */
+    static final String[] KERNEL_PREFIXES = {"BUILD_", "JOB_", "GIT_"};
+    static final String[] KERNEL_NAMES = {"WORKSPACE", "NODE_NAME", "JENKINS_URL"};
+    /** A variable bound by withCredentials may match a prefix (GIT_TOKEN): never sent. */
+    static final Pattern SECRET_NAME = Pattern.compile("(?i).*(TOKEN|PASSWORD|PASSWD|SECRET|CREDENTIAL|PRIVATE).*");
+
+    /**
+     * The build variables a kernel gets in its environment (and the run's record keeps):
+     * BUILD_*, JOB_*, GIT_*, WORKSPACE, NODE_NAME and JENKINS_URL, but none whose name looks
+     * like a secret's. Sorted, so that a retried request is the same request.
+     */
+    public Map<String, String> kernelVariables() {
+        Map<String, String> out = new TreeMap<>();
+        env.forEach((name, value) -> {
+            boolean wanted = java.util.Arrays.asList(KERNEL_NAMES).contains(name)
+                    || java.util.Arrays.stream(KERNEL_PREFIXES).anyMatch(name::startsWith);
+            if (wanted && value != null && !SECRET_NAME.matcher(name).matches()) {
+                out.put(name, value);
+            }
+        });
         return out;
     }
 

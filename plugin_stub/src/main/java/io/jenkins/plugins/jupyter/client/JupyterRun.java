@@ -80,6 +80,7 @@ public final class JupyterRun {
         runId = run.id();
         log.println("[jupyter] run " + run.id() + ": " + request.description() + " on " + client.url()
                 + " (kernel " + run.kernel() + (run.sessionName() != null ? ", session " + run.sessionName() : "") + ")");
+        log.println("[jupyter] dashboard: " + run.dashboard(client.url()));
         return run;
     }
 

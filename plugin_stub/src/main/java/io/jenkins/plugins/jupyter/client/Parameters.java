@@ -13,6 +13,7 @@ import java.util.regex.Pattern;
  */
 public final class Parameters {
     private static final Pattern INT = Pattern.compile("[-+]?(0|[1-9][0-9_]*)");
+    private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
     private static final Pattern FLOAT = Pattern.compile("[-+]?(\\.[0-9]+|[0-9][0-9_]*(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
 
     private Parameters() {}
@@ -44,11 +45,12 @@ public final class Parameters {
     }
 
     /**
-     * {@code name=value} lines (the freestyle step's text box) as a map of typed values;
-     * blank lines and lines starting with # are skipped.
+     * {@code name=value} lines (the freestyle step's text box) as a map of their text values,
+     * typed later like every other value (so only strings cross to the agent); blank lines
+     * and lines starting with # are skipped.
      */
-    public static Map<String, Object> fromLines(String lines) {
-        Map<String, Object> out = new LinkedHashMap<>();
+    public static Map<String, String> lines(String lines) {
+        Map<String, String> out = new LinkedHashMap<>();
         if (lines == null) {
             return out;
         }
@@ -61,8 +63,20 @@ public final class Parameters {
             if (eq <= 0) {
                 throw new IllegalArgumentException("parameter line '" + l + "' is not NAME=VALUE");
             }
-            out.put(l.substring(0, eq).strip(), scalar(l.substring(eq + 1).strip()));
+            out.put(l.substring(0, eq).strip(), l.substring(eq + 1).strip());
         }
+        return out;
+    }
+
+    /** The step's {@code env}: NAME=VALUE lines, each NAME a shell variable name. */
+    public static Map<String, String> envLines(String lines) {
+        Map<String, String> out = new LinkedHashMap<>();
+        lines(lines).forEach((name, value) -> {
+            if (!ENV_NAME.matcher(name).matches()) {
+                throw new IllegalArgumentException("env line '" + name + "=" + value + "': " + name + " is not a variable name");
+            }
+            out.put(name, value);
+        });
         return out;
     }
 }

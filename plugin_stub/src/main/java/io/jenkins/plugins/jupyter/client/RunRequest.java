@@ -77,6 +77,19 @@ public final class RunRequest {
         return put("parameters", parameters == null || parameters.isEmpty() ? null : Parameters.typed(parameters));
     }
 
+    /**
+     * The kernel's working directory, absolute (the notebook's folder on the agent): the
+     * service runs there when it lies under one of its allowed roots, else answers 403.
+     */
+    public RunRequest cwd(String absolutePath) {
+        return put("cwd", absolutePath);
+    }
+
+    /** Environment variables for the kernel (the build's and the step's {@code env}). */
+    public RunRequest env(Map<String, String> env) {
+        return put("env", env == null || env.isEmpty() ? null : new LinkedHashMap<>(env));
+    }
+
     /** Where the run comes from: job_name, build_number, build_url, git_commit, node_name, step. */
     public RunRequest jenkins(Map<String, Object> context) {
         return put("jenkins", context == null || context.isEmpty() ? null : context);

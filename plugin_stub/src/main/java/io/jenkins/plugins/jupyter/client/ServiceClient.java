@@ -237,22 +237,33 @@ public final class ServiceClient {
         return out;
     }
 
-    /** Shut down the session of this name (a build's BUILD_TAG); false if there is none. */
+    /**
+     * Shut down the session of this name (a build's BUILD_TAG): the service takes a name
+     * in place of an id. False if there is none.
+     */
     public boolean deleteSessionNamed(String name) throws IOException, InterruptedException {
-        for (Map<String, Object> s : sessions()) {
-            if (name.equals(s.get("name"))) {
-                HttpRequest req = request("/sessions/" + enc((String) s.get("id")), options.readTimeout()).DELETE().build();
-                try {
-                    retrying("delete session " + name, answered -> json(req, answered));
-                } catch (ServiceException e) {
-                    if (e.httpStatus() != 404) {
-                        throw e;
-                    }
-                }
-                return true;
+        HttpRequest req = request("/sessions/" + enc(name), options.readTimeout()).DELETE().build();
+        try {
+            retrying("delete session " + name, answered -> json(req, answered));
+            return true;
+        } catch (ServiceException e) {
+            if (e.httpStatus() == 404) {
+                return false;
             }
+            throw e;
         }
-        return false;
+    }
+
+    /**
+     * The global configuration's "Test connection": the service answers its health check,
+     * and accepts the token (a call that needs it). One line naming its version.
+     */
+    public String testConnection() throws IOException, InterruptedException {
+        HttpRequest health = request("/health", options.readTimeout()).GET().build();
+        Object version = retrying("check the health", answered -> json(health, answered)).get("version");
+        HttpRequest authed = request("/kernelspecs", options.readTimeout()).GET().build();
+        retrying("check the token", answered -> json(authed, answered));
+        return "jenkins-kernel " + version + " at " + url + " answers, and accepts the token";
     }
 
     // -- abort -------------------------------------------------------------------------------

@@ -1,16 +1,22 @@
 package io.jenkins.plugins.jupyter.client;
 
+import java.io.Serializable;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
  * What one {@code jupyterNotebook}, {@code jupyterCell} or freestyle step asks for, and the
  * request it makes of the service. This is the steps' logic, kept out of the Jenkins classes
- * (which only copy their fields in here) so that it is tested without Jenkins.
+ * (which only copy their fields in here) so that it is tested without Jenkins. Serializable:
+ * it crosses to the agent inside the step's callable, so it holds only strings, numbers and
+ * plain maps.
  */
-public final class StepSettings {
+public final class StepSettings implements Serializable {
+    private static final long serialVersionUID = 1L;
     private final String notebookPath;
     private final String code;
-    private Map<String, ?> parameters;
+    private LinkedHashMap<String, Object> parameters;
+    private LinkedHashMap<String, String> env;
     private String kernel;
     private String session;
     private Integer timeout;
@@ -40,7 +46,9 @@ public final class StepSettings {
         return new StepSettings(null, code);
     }
 
-    public StepSettings parameters(Map<String, ?> p) { parameters = p; return this; }
+    public StepSettings parameters(Map<String, ?> p) { parameters = p == null ? null : new LinkedHashMap<>(p); return this; }
+    /** The step's {@code env}: variables for the kernel, added to the build's. */
+    public StepSettings env(Map<String, String> e) { env = e == null ? null : new LinkedHashMap<>(e); return this; }
     public StepSettings kernel(String k) { kernel = blankToNull(k); return this; }
     public StepSettings session(String s) { session = blankToNull(s); return this; }
     public StepSettings timeout(Integer t) { timeout = t; return this; }
@@ -99,7 +107,20 @@ public final class StepSettings {
      *     null, the session's kernel or the service's default
      */
     public RunRequest request(String notebookText, BuildContext build, String defaultKernel) {
+        return request(notebookText, build, defaultKernel, null);
+    }
+
+    /**
+     * The request, run in {@code cwd} (the notebook's folder, or the workspace for a cell),
+     * with the build's variables and the step's {@code env} for the kernel.
+     */
+    public RunRequest request(String notebookText, BuildContext build, String defaultKernel, String cwd) {
+        Map<String, String> kernelEnv = build.kernelVariables();
+        if (env != null) {
+            kernelEnv.putAll(env);
+        }
         RunRequest r = isNotebook() ? RunRequest.notebook(notebookPath, notebookText) : RunRequest.code(code);
+        r.cwd(cwd).env(kernelEnv);
         return r.kernel(kernel != null || isNotebook() ? kernel : blankToNull(defaultKernel))
                 .sessionName(sessionName(build))
                 .timeout(timeout)

@@ -90,7 +90,7 @@ public class ClientUnitTest {
         assertTrue(typed.containsKey("n"));
         assertEquals("no", typed.get("s"));
         assertEquals(7, typed.get("already"));
-        assertEquals(Map.of("alpha", 0.1, "name", "run 1"), Parameters.fromLines("# comment\nalpha = 0.1\n\nname=run 1\n"));
+        assertEquals(Map.of("alpha", 0.1, "name", "run 1"), Parameters.typed(Parameters.lines("# comment\nalpha = 0.1\n\nname=run 1\n")));
     }
 
     @Test
@@ -135,7 +135,8 @@ public class ClientUnitTest {
     public void a_cell_step_runs_in_the_build_session_with_the_default_kernel() {
         BuildContext build = new BuildContext(Map.of("BUILD_TAG", "jenkins-job-4", "JOB_NAME", "job"), 0, "7");
         StepSettings cell = StepSettings.cell("print(1)").timeout(60);
-        assertEquals("{\"code\":\"print(1)\",\"kernel\":\"python3\",\"session_name\":\"jenkins-job-4\",\"timeout\":60,"
+        assertEquals("{\"code\":\"print(1)\",\"env\":{\"BUILD_TAG\":\"jenkins-job-4\",\"JOB_NAME\":\"job\"},"
+                + "\"kernel\":\"python3\",\"session_name\":\"jenkins-job-4\",\"timeout\":60,"
                 + "\"jenkins\":{\"job_name\":\"job\",\"step\":\"7\"}}", cell.request(null, build, "python3").toJson());
         assertTrue(cell.usesBuildSession(build));
         assertEquals("ir", StepSettings.cell("1").kernel("ir").request(null, build, "python3").get("kernel"));
@@ -158,5 +159,26 @@ public class ClientUnitTest {
         assertEquals("out", StepSettings.notebook("a.ipynb").outputDir("out").outputDir());
         assertFalse(nb.usesBuildSession(build));
         assertEquals("jenkins-job-4", StepSettings.notebook("a.ipynb").session("jenkins-job-4").sessionName(build));
+    }
+
+    @Test
+    public void the_kernel_gets_the_build_variables_and_the_steps_env_but_no_secret_looking_one() {
+        Map<String, String> env = new java.util.TreeMap<>(Map.of("BUILD_NUMBER", "4", "BUILD_URL", "http://j/job/a/4/",
+                "JOB_NAME", "a", "GIT_COMMIT", "abc", "GIT_TOKEN", "s3cret", "WORKSPACE", "/ws", "NODE_NAME", "agent-1",
+                "JENKINS_URL", "http://j/", "PATH", "/usr/bin", "HOME", "/home/jenkins"));
+        RunRequest r = StepSettings.cell("1").env(Map.of("SEED", "7", "BUILD_NUMBER", "step-wins"))
+                .request(null, new BuildContext(env, 0, "1"), null, "/ws/sub");
+        Map<String, String> expected = new java.util.TreeMap<>(Map.of("BUILD_NUMBER", "step-wins", "BUILD_URL", "http://j/job/a/4/",
+                "JOB_NAME", "a", "GIT_COMMIT", "abc", "WORKSPACE", "/ws", "NODE_NAME", "agent-1", "JENKINS_URL", "http://j/",
+                "SEED", "7"));
+        assertEquals(expected, new java.util.TreeMap<>((Map<?, ?>) r.get("env")));
+        assertEquals("/ws/sub", r.get("cwd"));
+        assertEquals(Map.of("A", "1", "B", "two words"), Parameters.envLines("A=1\n# note\nB = two words\n"));
+        try {
+            Parameters.envLines("not a name=1");
+            fail("accepted");
+        } catch (IllegalArgumentException e) {
+            assertEquals("env line 'not a name=1': not a name is not a variable name", e.getMessage());
+        }
     }
 }

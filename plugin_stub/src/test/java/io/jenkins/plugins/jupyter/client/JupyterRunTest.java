@@ -19,7 +19,6 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.AfterClass;
 import org.junit.BeforeClass;
 import org.junit.Rule;
 import org.junit.Test;
@@ -38,14 +37,7 @@ public class JupyterRunTest {
 
     @BeforeClass
     public static void startService() throws Exception {
-        service = ServiceProcess.start("--warm", "python3=2");
-    }
-
-    @AfterClass
-    public static void stopService() throws Exception {
-        if (service != null) {
-            service.close();
-        }
+        service = ServiceProcess.shared();
     }
 
     static ServiceClient client() {

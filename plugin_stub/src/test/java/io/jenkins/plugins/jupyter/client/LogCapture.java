@@ -6,9 +6,9 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 
 /** A build log for tests: collects what the client prints; a test can wait for a text to appear. */
-final class LogCapture extends OutputStream {
+public final class LogCapture extends OutputStream {
     private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    final PrintStream stream = new PrintStream(this, true, StandardCharsets.UTF_8);
+    public final PrintStream stream = new PrintStream(this, true, StandardCharsets.UTF_8);
 
     @Override
     public synchronized void write(int b) {
@@ -22,12 +22,12 @@ final class LogCapture extends OutputStream {
         notifyAll();
     }
 
-    synchronized String text() {
+    public synchronized String text() {
         return bytes.toString(StandardCharsets.UTF_8);
     }
 
     /** Wait until the log contains {@code needle}; false if it did not within the time. */
-    synchronized boolean await(String needle, long millis) throws InterruptedException {
+    public synchronized boolean await(String needle, long millis) throws InterruptedException {
         long deadline = System.nanoTime() + millis * 1_000_000;
         while (!text().contains(needle)) {
             long left = (deadline - System.nanoTime()) / 1_000_000;

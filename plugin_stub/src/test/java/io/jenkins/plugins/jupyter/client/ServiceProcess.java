@@ -21,8 +21,8 @@ import java.util.stream.Stream;
  * service, with real kernels. {@link #kill()} is SIGKILL (a crash); {@link #restart()}
  * starts it again on the same port and data dir.
  */
-final class ServiceProcess implements AutoCloseable {
-    static final String TOKEN = "test-token-" + Long.toHexString(System.nanoTime());
+public final class ServiceProcess implements AutoCloseable {
+    public static final String TOKEN = "test-token-" + Long.toHexString(System.nanoTime());
     private static final Pattern SERVING = Pattern.compile("serving (http://[^ ]+) ");
 
     private final Path dataDir;
@@ -37,19 +37,54 @@ final class ServiceProcess implements AutoCloseable {
         this.extraArgs = extraArgs;
     }
 
+    private static ServiceProcess shared;
+    private static Path sharedWorkspace;
+
+    /**
+     * One service for the test classes that need no service of their own (a start costs
+     * seconds on a busy machine): two warm python3 kernels, and a temporary "agent
+     * workspace" as an allowed root (see {@link #workspace()}). Stopped when the JVM exits.
+     */
+    public static synchronized ServiceProcess shared() throws IOException, InterruptedException {
+        if (shared == null) {
+            sharedWorkspace = Files.createTempDirectory("jk-workspace-").toRealPath();
+            shared = start("--warm", "python3=2", "--allowed-root", sharedWorkspace.toString());
+            ServiceProcess s = shared;
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try {
+                    s.close();
+                    delete(sharedWorkspace);
+                } catch (IOException | InterruptedException e) {
+                    // the JVM is ending
+                }
+            }));
+        }
+        return shared;
+    }
+
+    /** The shared service's allowed root: where tests put their "workspace". */
+    public static synchronized Path workspace() {
+        return sharedWorkspace;
+    }
+
     /** Start a service and wait (at most 60 s) until it says it serves. */
-    static ServiceProcess start(String... extraArgs) throws IOException, InterruptedException {
+    public static ServiceProcess start(String... extraArgs) throws IOException, InterruptedException {
         ServiceProcess s = new ServiceProcess(Files.createTempDirectory("jk-java-test-"), List.of(extraArgs));
         s.launch(0);
         return s;
     }
 
-    String url() {
+    public String url() {
         return url;
     }
 
+    /** The service's process id, as its discovery file names it. */
+    public long pid() {
+        return process.pid();
+    }
+
     /** The path of the jenkins-kernel command: -Djk.bin, else .venv/bin beside plugin_stub. */
-    static String command() {
+    public static String command() {
         String bin = System.getProperty("jk.bin");
         if (bin != null) {
             return bin;
@@ -119,7 +154,11 @@ final class ServiceProcess implements AutoCloseable {
                 process.waitFor(10, TimeUnit.SECONDS);
             }
         }
-        try (Stream<Path> files = Files.walk(dataDir)) {
+        delete(dataDir);
+    }
+
+    static void delete(Path dir) throws IOException {
+        try (Stream<Path> files = Files.walk(dir)) {
             files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         }
     }

@@ -1,0 +1,220 @@
+"""Where the service used to lag, measured side by side in one run (issue: speed).
+
+(1) bursts: 8 new-session notebook runs started at once with ``--warm python3=2``, once
+    to teach the pool and once more after it has refilled (goal: p50 <= 150 ms, max <= 600 ms);
+(2) a flood: one run prints 300 MB (one print, and 300 prints of 1 MB): the service's
+    peak RSS (goal <= 300 MB);
+(3) tail latency: 500 trivial runs from 20 clients on 20 named sessions
+    (goal: >= 150 runs/s, p95 < 100 ms, p99 < 250 ms);
+(4) the embedded CLI on a 20-cell notebook against papermill's CLI (goal <= 0.6x);
+(5) a 10-cell notebook on a new session from the warm pool against papermill's CLI
+    (goal: >= 20x faster).
+
+    .venv/bin/python benchmarks/bench_speed.py [--only 1,2,3,4,5] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench_service import BIN, Http, concurrent_runs, make_notebook, notebook_runs, papermill_runs, start_service
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def ms(value: float) -> str:
+    return f"{value * 1000:.0f} ms"
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def hwm_mb(pid: int) -> float:
+    """Peak resident memory of the process so far (the kernel's own high-water mark)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def warm_count(http: Http, kernel: str) -> int:
+    specs = http.call("GET", "/api/v1/kernelspecs")["kernelspecs"]
+    return next(k["warm"] for k in specs if k["name"] == kernel)
+
+
+def wait_for(predicate: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out waiting for the benchmark's precondition")
+        time.sleep(0.05)  # polling a benchmark's own precondition, not measured
+
+
+def burst(port: int, nb: dict[str, Any], count: int) -> list[float]:
+    """``count`` notebook runs on new sessions, all started at once; each one's latency."""
+    times: list[float] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(count)
+
+    def one() -> None:
+        http = Http(port)
+        barrier.wait()
+        start = time.perf_counter()
+        run = http.call("POST", "/api/v1/runs?wait=120", {"notebook": nb, "notebook_name": "burst.ipynb"})
+        assert run["exit_code"] == 0, run["log"]
+        with lock:
+            times.append(time.perf_counter() - start)
+
+    threads = [threading.Thread(target=one) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return times
+
+
+def bench_bursts(work: Path, nb: dict[str, Any]) -> None:
+    print("(1) bursts: 8 new-session notebook runs at once, --warm python3=2")
+    proc, port = start_service(work / "burst-data", "python3=2")
+    try:
+        http = Http(port)
+        wait_for(lambda: warm_count(http, "python3") >= 2)
+        first = burst(port, nb, 8)
+        print(f"    first burst (teaches the pool)  p50 {ms(statistics.median(first))}, max {ms(max(first))}")
+        wait_for(lambda: warm_count(http, "python3") >= 8, timeout=120)
+        second = burst(port, nb, 8)
+        print(
+            f"    second burst                    p50 {ms(statistics.median(second))}, max {ms(max(second))}"
+            "  (goal p50 <= 150 ms, max <= 600 ms)"
+        )
+        print(f"    warm kernels after the bursts: {warm_count(http, 'python3')} (the pool learnt the peak)")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def bench_flood(work: Path) -> None:
+    print("(2) a 300 MB flood through the service: peak service RSS")
+    for label, code in (
+        ("300 prints of 1 MB", "import sys\nfor _ in range(300):\n    sys.stdout.write('x' * 1_000_000)"),
+        ("one print of 300 MB", "print('x' * 300_000_000)"),
+    ):
+        proc, port = start_service(work / f"flood-data-{len(label)}", "python3=1")
+        try:
+            http = Http(port)
+            wait_for(lambda http=http: warm_count(http, "python3") >= 1)
+            before = rss_mb(proc.pid)
+            start = time.perf_counter()
+            run = http.call("POST", "/api/v1/runs?wait=300", {"code": code, "kernel": "python3"})
+            elapsed = time.perf_counter() - start
+            assert run["exit_code"] == 0, run["message"]
+            print(
+                f"    {label:20s} service RSS {before:.0f} MB before, peak {hwm_mb(proc.pid):.0f} MB"
+                f" (goal <= 300 MB); {elapsed:.1f} s"
+            )
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def bench_tail(work: Path) -> None:
+    print("(3) 500 trivial runs from 20 clients on 20 named sessions")
+    proc, port = start_service(work / "tail-data", "python3=1")
+    try:
+        elapsed, latencies = concurrent_runs(port, 20, 500)
+        print(
+            f"    throughput {len(latencies) / elapsed:.0f} runs/s (goal >= 150);"
+            f" p50 {ms(statistics.median(latencies))},"
+            f" p95 {ms(percentile(latencies, 0.95))} (goal < 100 ms), p99 {ms(percentile(latencies, 0.99))}"
+            " (goal < 250 ms)"
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def cli_runs(path: Path, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(
+            [str(BIN / "jenkins-kernel"), "run", str(path), "-q", "-o", str(path.with_name("jk-reports"))],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def bench_cli(work: Path, repeat: int) -> None:
+    print(f"(4) embedded CLI, 20-cell notebook, {repeat} runs each (interleaved)")
+    path = work / "cli20.ipynb"
+    make_notebook(path, 20)
+    ours: list[float] = []
+    theirs: list[float] = []
+    for _ in range(repeat):
+        ours += cli_runs(path, 1)
+        theirs += papermill_runs(path, 1)
+    ratio = statistics.median(ours) / statistics.median(theirs)
+    print(
+        f"    jenkins-kernel run {ms(statistics.median(ours))}, papermill CLI {ms(statistics.median(theirs))}:"
+        f" ratio {ratio:.2f} (goal <= 0.6)"
+    )
+
+
+def bench_warm_notebook(work: Path, repeat: int) -> None:
+    print(f"(5) 10-cell notebook on a new session from the warm pool, {repeat} runs")
+    path = work / "nb10.ipynb"
+    nb = make_notebook(path, 10)
+    proc, port = start_service(work / "nb-data", "python3=1")
+    try:
+        http = Http(port)
+        ours = notebook_runs(http, nb, repeat)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    theirs = papermill_runs(path, repeat)
+    print(
+        f"    service {ms(statistics.median(ours))}, papermill CLI {ms(statistics.median(theirs))}:"
+        f" {statistics.median(theirs) / statistics.median(ours):.1f}x faster (goal >= 20x)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="1,2,3,4,5", help="which measurements, e.g. 1,3")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    which = {int(x) for x in args.only.split(",")}
+    work = Path(tempfile.mkdtemp(prefix="jk-bench-speed-"))
+    nb = json.loads(json.dumps(make_notebook(work / "burst.ipynb", 10)))
+    if 1 in which:
+        bench_bursts(work, nb)
+    if 2 in which:
+        bench_flood(work)
+    if 3 in which:
+        bench_tail(work)
+    if 4 in which:
+        bench_cli(work, args.repeat)
+    if 5 in which:
+        bench_warm_notebook(work, args.repeat)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+// Test-only stub of hudson.model.Project: the signatures the plugin uses (see ../shared/JENKINS-API.md), never packaged.
+package hudson.model;
+
+import com.cloudbees.plugins.credentials.*;
+import com.cloudbees.plugins.credentials.common.*;
+import com.cloudbees.plugins.credentials.domains.*;
+import hudson.*;
+import hudson.model.*;
+import hudson.remoting.*;
+import hudson.security.*;
+import hudson.tasks.*;
+import hudson.util.*;
+import java.io.*;
+import java.lang.annotation.*;
+import java.util.*;
+import java.util.concurrent.CopyOnWriteArrayList;
+import jenkins.model.*;
+import org.jenkinsci.remoting.*;
+import org.springframework.security.core.Authentication;
+
+public abstract class Project<P extends Project<P, B>, B extends Run<P, B>> extends AbstractProject<P, B> {
+    public DescribableList<Builder, Descriptor<Builder>> getBuildersList() { throw new UnsupportedOperationException("stub"); }
+}

@@ -1,0 +1,21 @@
+// Test-only stub of hudson.model.queue.Tasks: the signatures the plugin uses (see ../shared/JENKINS-API.md), never packaged.
+package hudson.model.queue;
+
+import com.cloudbees.plugins.credentials.*;
+import com.cloudbees.plugins.credentials.common.*;
+import com.cloudbees.plugins.credentials.domains.*;
+import hudson.*;
+import hudson.model.*;
+import hudson.remoting.*;
+import hudson.security.*;
+import hudson.tasks.*;
+import hudson.util.*;
+import java.io.*;
+import java.lang.annotation.*;
+import java.util.*;
+import java.util.concurrent.CopyOnWriteArrayList;
+import jenkins.model.*;
+import org.jenkinsci.remoting.*;
+import org.springframework.security.core.Authentication;
+
+public class Tasks { public static Authentication getAuthenticationOf2(hudson.model.Queue.Task t) { throw new UnsupportedOperationException("stub"); } }

@@ -1,0 +1,24 @@
+// Test-only stub of hudson.tasks.BuildStepDescriptor: the signatures the plugin uses (see ../shared/JENKINS-API.md), never packaged.
+package hudson.tasks;
+
+import com.cloudbees.plugins.credentials.*;
+import com.cloudbees.plugins.credentials.common.*;
+import com.cloudbees.plugins.credentials.domains.*;
+import hudson.*;
+import hudson.model.*;
+import hudson.remoting.*;
+import hudson.security.*;
+import hudson.tasks.*;
+import hudson.util.*;
+import java.io.*;
+import java.lang.annotation.*;
+import java.util.*;
+import java.util.concurrent.CopyOnWriteArrayList;
+import jenkins.model.*;
+import org.jenkinsci.remoting.*;
+import org.springframework.security.core.Authentication;
+
+@SuppressWarnings("rawtypes") // raw in the real API too
+public abstract class BuildStepDescriptor<T extends BuildStep & Describable<T>> extends Descriptor<T> {
+    public abstract boolean isApplicable(Class<? extends AbstractProject> jobType);
+}

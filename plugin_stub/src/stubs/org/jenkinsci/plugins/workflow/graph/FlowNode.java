@@ -1,0 +1,23 @@
+// Test-only stub of org.jenkinsci.plugins.workflow.graph.FlowNode: the signatures the plugin uses (see ../shared/JENKINS-API.md), never packaged.
+package org.jenkinsci.plugins.workflow.graph;
+
+import com.cloudbees.plugins.credentials.*;
+import com.cloudbees.plugins.credentials.common.*;
+import com.cloudbees.plugins.credentials.domains.*;
+import hudson.*;
+import hudson.model.*;
+import hudson.remoting.*;
+import hudson.security.*;
+import hudson.tasks.*;
+import hudson.util.*;
+import java.io.*;
+import java.lang.annotation.*;
+import java.util.*;
+import java.util.concurrent.CopyOnWriteArrayList;
+import jenkins.model.*;
+import org.jenkinsci.remoting.*;
+import org.springframework.security.core.Authentication;
+
+public abstract class FlowNode extends Actionable {
+    public String getId() { throw new UnsupportedOperationException("stub"); }
+}

@@ -1,0 +1,26 @@
+// Test-only stub of org.jenkinsci.plugins.workflow.steps.StepContext: the signatures the plugin uses (see ../shared/JENKINS-API.md), never packaged.
+package org.jenkinsci.plugins.workflow.steps;
+
+import com.cloudbees.plugins.credentials.*;
+import com.cloudbees.plugins.credentials.common.*;
+import com.cloudbees.plugins.credentials.domains.*;
+import hudson.*;
+import hudson.model.*;
+import hudson.remoting.*;
+import hudson.security.*;
+import hudson.tasks.*;
+import hudson.util.*;
+import java.io.*;
+import java.lang.annotation.*;
+import java.util.*;
+import java.util.concurrent.CopyOnWriteArrayList;
+import jenkins.model.*;
+import org.jenkinsci.remoting.*;
+import org.springframework.security.core.Authentication;
+
+public abstract class StepContext implements Serializable {
+    private static final long serialVersionUID = 1L;
+    public abstract <T> T get(Class<T> key) throws IOException, InterruptedException;
+    public abstract void onSuccess(Object result);
+    public abstract void onFailure(Throwable t);
+}

@@ -1,0 +1,21 @@
+// Test-only stub of org.kohsuke.stapler.DataBoundConstructor: the signatures the plugin uses (see ../shared/JENKINS-API.md), never packaged.
+package org.kohsuke.stapler;
+
+import com.cloudbees.plugins.credentials.*;
+import com.cloudbees.plugins.credentials.common.*;
+import com.cloudbees.plugins.credentials.domains.*;
+import hudson.*;
+import hudson.model.*;
+import hudson.remoting.*;
+import hudson.security.*;
+import hudson.tasks.*;
+import hudson.util.*;
+import java.io.*;
+import java.lang.annotation.*;
+import java.util.*;
+import java.util.concurrent.CopyOnWriteArrayList;
+import jenkins.model.*;
+import org.jenkinsci.remoting.*;
+import org.springframework.security.core.Authentication;
+
+@Retention(RetentionPolicy.RUNTIME) @Target(ElementType.CONSTRUCTOR) public @interface DataBoundConstructor {}

@@ -1,0 +1,21 @@
+// Test-only stub of org.springframework.security.core.Authentication: the signatures the plugin uses (see ../shared/JENKINS-API.md), never packaged.
+package org.springframework.security.core;
+
+import com.cloudbees.plugins.credentials.*;
+import com.cloudbees.plugins.credentials.common.*;
+import com.cloudbees.plugins.credentials.domains.*;
+import hudson.*;
+import hudson.model.*;
+import hudson.remoting.*;
+import hudson.security.*;
+import hudson.tasks.*;
+import hudson.util.*;
+import java.io.*;
+import java.lang.annotation.*;
+import java.util.*;
+import java.util.concurrent.CopyOnWriteArrayList;
+import jenkins.model.*;
+import org.jenkinsci.remoting.*;
+import org.springframework.security.core.Authentication;
+
+public interface Authentication extends java.security.Principal, Serializable { @Override default String getName() { return "stub"; } }

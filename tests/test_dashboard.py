@@ -1,0 +1,163 @@
+"""The dashboard over plain HTTP: sign-in cookie, CSRF, read-only tokens, strict query
+arguments, CSP headers, keyset pages, and the run's dashboard_url (the browser tests are in
+test_dashboard_browser.py)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+
+import pytest
+import requests
+from synthetic_runs import fill_runs
+
+from jenkins_kernel.exceptions import RejectedError
+from jenkins_kernel.server.config import load_settings
+
+from conftest import jk
+from service import TOKEN, ServiceProcess
+
+ADMIN, VIEWER = "admin-secret-1", "viewer-secret-2"
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dashboard")
+    config = folder / "service.yaml"
+    config.write_text(f"tokens:\n  admin: {ADMIN}\n  viewer: {{token: {VIEWER}, role: read}}\n")
+    service = ServiceProcess(folder / "data", "--config", str(config), "--warm", "python3=2").start()
+    yield service
+    service.stop()
+
+
+def browser(svc, token: str) -> requests.Session:
+    """A signed-in 'browser': a cookie jar that went through the sign-in form."""
+    session = requests.Session()
+    response = session.post(svc.url + "/ui/signin", data={"token": token}, allow_redirects=False)
+    assert response.status_code == 303, response.text
+    return session
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def test_a_token_may_be_given_a_read_role_in_the_settings(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("tokens:\n  ci: abc\n  viewer: {token: xyz, role: read}\n")
+    settings = load_settings(config, environ={})
+    assert settings.tokens == {"ci": "abc", "viewer": "xyz"}
+    assert settings.tokens["viewer"].role == "read" and settings.tokens["ci"].role == "write"
+    config.write_text("tokens:\n  viewer: {token: xyz, role: admin}\n")
+    with pytest.raises(RejectedError, match="role"):
+        load_settings(config, environ={})
+
+
+def test_signing_in_sets_a_signed_httponly_strict_expiring_cookie_and_never_the_token(svc):
+    response = requests.post(svc.url + "/ui/signin", data={"token": ADMIN}, allow_redirects=False)
+    assert response.status_code == 303 and response.headers["Location"].endswith("/ui/runs")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Max-Age=" in cookie and "Path=/" in cookie
+    assert ADMIN not in cookie
+    wrong = requests.post(svc.url + "/ui/signin", data={"token": "nope"}, allow_redirects=False)
+    assert wrong.status_code == 401 and "Set-Cookie" not in wrong.headers
+    tampered = requests.get(svc.url + "/ui/runs", cookies={"jk_dashboard": "x" + cookie[13:60]}, allow_redirects=False)
+    assert tampered.status_code == 302 and "/ui/signin" in tampered.headers["Location"]
+
+
+def test_sign_in_never_sends_the_browser_to_another_site(svc):
+    for target in ("https://evil.example/", "//evil.example/ui", "/ui\\@evil.example"):
+        response = requests.post(
+            svc.url + "/ui/signin", params={"next": target}, data={"token": ADMIN}, allow_redirects=False
+        )
+        assert response.headers["Location"].endswith("/ui/runs"), target
+
+
+def test_every_page_sends_a_strict_content_security_policy(svc):
+    session = browser(svc, ADMIN)
+    (run_id,) = fill_runs(svc.data_dir / "jenkins-kernel.sqlite3", 1, start=time.time() - 3600, job_prefix="csp")
+    pages = ("/ui/signin", "/ui/runs", f"/ui/runs/{run_id}", "/ui/metrics?job=csp-00", "/ui/sessions", "/ui/service")
+    for path in pages:
+        response = session.get(svc.url + path)
+        assert response.status_code == 200, path
+        csp = response.headers["Content-Security-Policy"]
+        assert csp.startswith("default-src 'self'") and "unsafe" not in csp, path
+        assert "<script>" not in response.text and " style=" not in response.text, path
+
+
+def test_a_state_changing_form_without_its_csrf_token_is_refused(svc):
+    session = browser(svc, ADMIN)
+    _, _, opened = svc.request("POST", "/api/v1/sessions", {"kernel": "python3", "name": "csrf-check"})
+    action = f"{svc.url}/ui/sessions/{opened['id']}/delete"
+    assert session.post(action, data={}, allow_redirects=False).status_code == 403
+    assert session.post(action, data={"csrf": "forged"}, allow_redirects=False).status_code == 403
+    csrf = csrf_of(session.get(svc.url + "/ui/sessions").text)
+    assert session.post(action, data={"csrf": csrf}, allow_redirects=False).status_code == 303
+    assert svc.request("GET", f"/api/v1/sessions/{opened['id']}")[0] == 404
+    with sqlite3.connect(svc.data_dir / "jenkins-kernel.sqlite3") as db:
+        who = db.execute(
+            "SELECT token_name, outcome FROM audit WHERE action LIKE '%/ui/sessions/%' ORDER BY id"
+        ).fetchall()
+    assert who[-1] == ("admin", "303")  # the audit entry names the token
+
+
+def test_a_read_only_token_gets_403_on_every_state_changing_route(svc):
+    viewer = {"token": VIEWER}
+    assert svc.request("GET", "/api/v1/runs", **viewer)[0] == 200
+    for method, path, body in (
+        ("POST", "/api/v1/runs", {"code": "print(1)"}),
+        ("POST", "/api/v1/sessions", {"kernel": "python3"}),
+        ("DELETE", "/api/v1/sessions/any", None),
+        ("POST", "/api/v1/sessions/any/interrupt", None),
+        ("POST", "/api/v1/runs/any/cancel", None),
+    ):
+        status, _, answer = svc.request(method, path, body, **viewer)
+        assert status == 403 and answer["error"]["code"] == "read_only_token", (method, path)
+    session = browser(svc, VIEWER)
+    page = session.get(svc.url + "/ui/sessions").text
+    assert "read-only" in page and "data-action" not in page
+    response = session.post(svc.url + "/ui/sessions/any/interrupt", data={"csrf": csrf_of(page)})
+    assert response.status_code == 403 and "may look but not act" in response.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "status=bogus",
+        "since=2024-13-45",
+        "until=yesterday",
+        "before=1700000000.5_zz",
+        "before=" + "9" * 40,
+        "job=" + "x" * 300,
+        "notebook=%00",
+    ],
+)
+def test_a_bad_query_argument_is_a_400_page_that_names_it_never_a_500(svc, query):
+    response = requests.get(f"{svc.url}/ui/runs?{query}", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 400
+    assert "?" + query.split("=")[0] in response.text.replace("&#39;", "'")
+
+
+def test_the_runs_page_pages_by_keyset_newest_first_with_filters(svc):
+    ids = fill_runs(svc.data_dir / "jenkins-kernel.sqlite3", 130, jobs=1, start=time.time() - 10_000, job_prefix="page")
+    session = browser(svc, ADMIN)
+    seen, url = [], f"{svc.url}/ui/runs?job=page-00"
+    while url:
+        html = session.get(url).text
+        seen += re.findall(r'href="/ui/runs/([0-9a-f]{32})"', html)
+        older = re.search(r'class="older" href="([^"]+)"', html)
+        url = svc.url + older.group(1).replace("&amp;", "&") if older else ""
+    assert seen == list(reversed(ids))  # every run once, newest first, across three pages
+    failed = session.get(f"{svc.url}/ui/runs?job=page-00&status=failed").text
+    assert 'class="pill failed"' in failed and 'class="pill succeeded"' not in failed
+
+
+def test_a_run_carries_its_dashboard_url_and_the_cli_prints_it(svc, tmp_path):
+    done = jk("exec", "--server", svc.url, "-c", "print(3)", cwd=tmp_path, env={"JENKINS_KERNEL_TOKEN": TOKEN})
+    assert done.returncode == 0
+    printed = re.search(rf"dashboard: ({re.escape(svc.url)}/ui/runs/([0-9a-f]{{32}}))\n", done.stderr)
+    assert printed, done.stderr
+    _, _, run = svc.request("GET", f"/api/v1/runs/{printed.group(2)}")
+    assert run["dashboard_url"] == printed.group(1)
+    assert requests.get(run["dashboard_url"], headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
