@@ -109,7 +109,6 @@ def test_cwd_inside_an_allowed_root_is_used(svc):
     assert run["exit_code"] == 0 and run["log"].startswith("hello")
 
 
-@on_every_backend
 def test_following_the_log_reassembles_it_exactly(svc):
     code = "import time, sys\nfor i in range(10):\n    print(f'line {i}', flush=True)\n    time.sleep(0.5)\n"
     _, _, run = svc.request("POST", "/api/v1/runs", {"code": code})

@@ -14,7 +14,7 @@ from service import TOKEN, ServiceProcess
 
 #: Tests about executing code run on both kernel backends: local processes and a Kernel Gateway.
 on_every_backend = pytest.mark.backends("local", "gateway")
-#: The exit-code cases and a notebook's reports run on an Enterprise Gateway as well.
+#: The exit-code cases run on an Enterprise Gateway as well.
 on_every_gateway = pytest.mark.backends("local", "gateway", "enterprise-gateway")
 BACKENDS = ["local", "gateway"]
 
@@ -134,7 +134,7 @@ def _console(text: str, backend: str) -> list[str]:
     return [line for line in lines if "kernel log:" not in line and "the gateway's log" not in line]
 
 
-@on_every_gateway
+@on_every_backend
 def test_client_mode_runs_a_notebook_and_downloads_its_reports(remote, tmp_path):
     nb = make_notebook(tmp_path / "p.ipynb", [("n = 1", ["parameters"]), "print(n * 10)"])
     env = {"JENKINS_KERNEL_URL": remote.url, "JENKINS_KERNEL_TOKEN": TOKEN}
