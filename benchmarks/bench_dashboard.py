@@ -25,12 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from synthetic_runs import fill_runs  # noqa: E402
-
 from jenkins_kernel.server.app import create_app  # noqa: E402
 from jenkins_kernel.server.config import Settings  # noqa: E402
 from jenkins_kernel.server.service import AgentService  # noqa: E402
 from jenkins_kernel.store import Store  # noqa: E402
+
+from synthetic_runs import fill_runs  # noqa: E402
 
 GOAL_MS = 200.0
 

@@ -63,6 +63,24 @@ def stream_text(cell: nbformat.NotebookNode, name: str = "stdout") -> str:
     return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == name)
 
 
+#: The dashboard's tests (test_dashboard.py, test_dashboard_browser.py) share one service.
+DASHBOARD_TOKENS = {"admin": "admin-secret-1", "viewer": "viewer-secret-2"}
+
+
+@pytest.fixture(scope="session")
+def dashboard_service(tmp_path_factory):
+    """A service with an admin token and a read-only viewer token (and two warm python3 kernels)."""
+    from service import ServiceProcess
+
+    folder = tmp_path_factory.mktemp("dashboard")
+    config = folder / "service.yaml"
+    admin, viewer = DASHBOARD_TOKENS["admin"], DASHBOARD_TOKENS["viewer"]
+    config.write_text(f"tokens:\n  admin: {admin}\n  viewer: {{token: {viewer}, role: read}}\n")
+    service = ServiceProcess(folder / "data", "--config", str(config), "--warm", "python3=2").start()
+    yield service
+    service.stop()
+
+
 @pytest.fixture(scope="session")
 def kernel_gateway(tmp_path_factory):
     """One real Jupyter Kernel Gateway for the whole test session (see tests/gateway.py)."""

@@ -10,25 +10,20 @@ import time
 
 import pytest
 import requests
-from synthetic_runs import fill_runs
 
 from jenkins_kernel.exceptions import RejectedError
 from jenkins_kernel.server.config import load_settings
 
-from conftest import jk
-from service import TOKEN, ServiceProcess
+from conftest import DASHBOARD_TOKENS, jk
+from service import TOKEN
+from synthetic_runs import fill_runs
 
-ADMIN, VIEWER = "admin-secret-1", "viewer-secret-2"
+ADMIN, VIEWER = DASHBOARD_TOKENS["admin"], DASHBOARD_TOKENS["viewer"]
 
 
 @pytest.fixture(scope="module")
-def svc(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("dashboard")
-    config = folder / "service.yaml"
-    config.write_text(f"tokens:\n  admin: {ADMIN}\n  viewer: {{token: {VIEWER}, role: read}}\n")
-    service = ServiceProcess(folder / "data", "--config", str(config), "--warm", "python3=2").start()
-    yield service
-    service.stop()
+def svc(dashboard_service):
+    return dashboard_service
 
 
 def browser(svc, token: str) -> requests.Session:
@@ -161,3 +156,28 @@ def test_a_run_carries_its_dashboard_url_and_the_cli_prints_it(svc, tmp_path):
     _, _, run = svc.request("GET", f"/api/v1/runs/{printed.group(2)}")
     assert run["dashboard_url"] == printed.group(1)
     assert requests.get(run["dashboard_url"], headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+
+
+def test_a_signed_in_browser_follows_the_live_stream_and_resumes_after_last_event_id(svc, code_run):
+    run = code_run
+    session = browser(svc, ADMIN)
+    stream = f"{svc.url}/api/v1/runs/{run['id']}/stream"
+    whole = session.get(stream, timeout=30).text
+    assert [int(n) for n in re.findall(r"^id: (\d+)$", whole, re.M)] == list(range(1, run["last_seq"] + 1))
+    resumed = session.get(stream, headers={"Last-Event-ID": "2"}, timeout=30).text
+    assert re.findall(r"^id: (\d+)$", resumed, re.M)[0] == "3" and "event: end" in resumed
+    assert requests.get(stream, timeout=30).status_code == 401  # no cookie, no token
+    assert session.post(f"{svc.url}/api/v1/runs", json={"code": "1"}).status_code == 401  # the cookie only reads
+
+
+@pytest.fixture(scope="module")
+def code_run(svc):
+    return svc.run({"code": "for i in range(3): print('tick', i)"})
+
+
+def test_artifacts_are_served_sandboxed_so_a_notebooks_html_cannot_act_as_the_dashboard(svc, code_run):
+    session = browser(svc, ADMIN)  # the cookie reads artifacts: what they hold must not run as the dashboard
+    response = session.get(f"{svc.url}/api/v1/runs/{code_run['id']}/artifacts/input.txt")
+    assert response.status_code == 200 and "tick" in response.text
+    assert response.headers["Content-Security-Policy"].startswith("sandbox; default-src 'none'")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

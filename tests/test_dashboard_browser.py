@@ -12,11 +12,12 @@ import nbformat
 import pytest
 
 from browser import broken_images, chromium, image_count, needs_chromium, screenshot
-from service import ServiceProcess
+from conftest import DASHBOARD_TOKENS
 
 pytestmark = needs_chromium
-ADMIN, VIEWER = "admin-secret-1", "viewer-secret-2"
+ADMIN, VIEWER = DASHBOARD_TOKENS["admin"], DASHBOARD_TOKENS["viewer"]
 NOTEBOOK = "metrics_demo.ipynb"
+FAILED: list[str] = []  # answers of 400 and more to the pages signed in here
 
 #: A PNG drawn by the notebook itself (no matplotlib needed), and metrics that follow alpha.
 PNG_CELL = r"""
@@ -47,13 +48,8 @@ def metrics_notebook() -> dict:
 
 
 @pytest.fixture(scope="module")
-def svc(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("dashboard-browser")
-    config = folder / "service.yaml"
-    config.write_text(f"tokens:\n  admin: {ADMIN}\n  viewer: {{token: {VIEWER}, role: read}}\n")
-    service = ServiceProcess(folder / "data", "--config", str(config), "--warm", "python3=2").start()
-    yield service
-    service.stop()
+def svc(dashboard_service):
+    return dashboard_service
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +67,7 @@ def admin(svc, browser):
 
 
 def sign_in(page, svc, token: str) -> None:
+    page.on("response", lambda r: r.status >= 400 and FAILED.append(f"{r.status} {r.url}"))
     page.goto(svc.url + "/ui/runs")
     page.wait_for_url("**/ui/signin**")
     page.fill("#token", token)
@@ -118,7 +115,7 @@ def test_a_new_run_appears_in_the_list_and_its_log_lines_arrive_live(svc, admin,
     admin.goto(svc.url + "/ui/runs")
     _, _, run = svc.request("POST", "/api/v1/runs", {"code": code})
     row = admin.locator(f'#run-rows a[href="/ui/runs/{run["id"]}"]')
-    row.wait_for(timeout=10_000)  # the live list fetched it; no reload
+    row.wait_for(timeout=30_000)  # the live list fetched it; no reload
     screenshot(admin, "dashboard-runs")
     row.click()
     admin.wait_for_url(f"**/ui/runs/{run['id']}")
@@ -149,8 +146,10 @@ def test_the_report_of_a_run_shows_every_image(svc, admin, metric_runs):
     admin.goto(f"{svc.url}/ui/runs/{run['id']}")
     assert admin.locator("iframe.report").count() == 1
     assert admin.locator("table.cells tbody tr").count() == 4  # with the injected parameters
+    admin.locator("iframe.report").scroll_into_view_if_needed()  # painted only once in view
+    admin.frame_locator("iframe.report").locator("img").first.wait_for()
     screenshot(admin, "dashboard-run")
-    admin.goto(f"{svc.url}/ui/runs/{run['id']}/report")
+    admin.goto(f"{svc.url}/ui/runs/{run['id']}/report/")
     admin.wait_for_load_state("load")
     assert image_count(admin) >= 1 and broken_images(admin) == []
     screenshot(admin, "dashboard-report")
@@ -209,10 +208,25 @@ def test_a_read_only_token_sees_no_action_buttons_and_gets_403_on_the_action_url
         page.context.close()
 
 
+def test_the_pages_work_without_javascript(svc, browser, metric_runs):
+    page = browser.new_page(java_script_enabled=False)
+    try:
+        sign_in(page, svc, ADMIN)
+        page.select_option("select[name=status]", "succeeded")
+        page.click("form.filters button[type=submit]")
+        page.wait_for_url("**status=succeeded**")
+        page.click(f'a[href="/ui/runs/{metric_runs[0]["id"]}"]')
+        assert "alpha 0.5" in page.locator("#console").inner_text()
+        page.goto(f"{svc.url}/ui/metrics?notebook={NOTEBOOK}")
+        assert page.locator("svg.chart circle.point").count() == 6
+    finally:
+        page.context.close()
+
+
 def test_no_page_breaks_its_content_security_policy(svc, admin, browser):
     admin.goto(svc.url + "/ui/service")
     screenshot(admin, "dashboard-service")
     assert admin.locator("text=python3").count() >= 1
     assert browser.problems.csp_violations == []
     assert browser.problems.page_errors == []
-    assert browser.problems.console_errors == []
+    assert browser.problems.console_errors == [], FAILED

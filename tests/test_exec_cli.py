@@ -60,7 +60,7 @@ def test_code_from_file_and_from_stdin(tmp_path):
 def test_exec_needs_exactly_one_source_of_code(tmp_path):
     (tmp_path / "x.py").write_text("1")
     proc = jk("exec", "-c", "1", "-f", "x.py", cwd=tmp_path)
-    assert proc.returncode == 2  # click's usage error
+    assert proc.returncode == 5  # a usage error is a rejected request (click alone says 2: timed_out here)
     assert "exactly one way" in proc.stderr
 
 

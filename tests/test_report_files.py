@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from jenkins_kernel.cli import main
+from jenkins_kernel.engine.executor import _failing_error
 from jenkins_kernel.local import run_notebook
 from jenkins_kernel.notebook.loader import notebook_kernel_name, parse_notebook
 from jenkins_kernel.notebook.runner import is_clean_exit
@@ -71,17 +72,30 @@ PNG = FIDELITY / "images_and_names.ipynb"
 
 def test_a_reused_report_folder_loses_the_previous_runs_files_and_keeps_the_users(tmp_path):
     out = tmp_path / "out"
-    assert run_notebook(PNG, output_dir=out).exit_code == 0
-    assert (out / "images" / "cell01_1.png").is_file()
+    (out / "images").mkdir(parents=True)
+    earlier = ["executed.ipynb", "report.html", "images/cell01_1.png", "images/0123456789abcdef.svg"]
+    for name in earlier:
+        (out / name).write_text("from another notebook's run")
+    (out / "summary.json").write_text(json.dumps({"files": [*earlier, "summary.json", "../outside.txt"]}))
+    (tmp_path / "outside.txt").write_text("not ours")
     (out / "notes.txt").write_text("mine")
     (out / "images" / "logo.png").write_bytes(b"mine")
     plain = make_notebook(tmp_path / "plain.ipynb", ["print('no images')"])
     assert run_notebook(plain, output_dir=out).exit_code == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["files"] == ["executed.ipynb", "junit.xml", "report.css", "report.html", "summary.json"]
+    assert summary["files"] == [
+        "executed.ipynb",
+        "junit.xml",
+        "metrics.csv",
+        "metrics.json",
+        "report.css",
+        "report.html",
+        "summary.json",
+    ]
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == sorted(
         [*summary["files"], "notes.txt", "images/logo.png"]
     )
+    assert (tmp_path / "outside.txt").read_text() == "not ours"
 
 
 @needs_chromium
@@ -146,6 +160,14 @@ def test_kernelspecs_are_read_the_way_jupyter_reads_them():
     assert notebook_kernel_name(parse_notebook(_nb({"name": "python3"}))) == "python3"  # display_name filled in
     assert notebook_kernel_name(parse_notebook(_nb(None))) is None
     assert notebook_kernel_name(parse_notebook(_nb({"name": "cobol", "display_name": "C"}))) == "cobol"
+
+
+def test_the_error_that_failed_a_cell_is_the_replys_not_an_earlier_shown_traceback():
+    shown = {"ename": "ZeroDivisionError", "evalue": "division by zero", "traceback": ["tb1"]}
+    reply = {"status": "error", "ename": "KeyError", "evalue": "'x'", "traceback": ["tb2"]}
+    assert _failing_error(reply, shown)["ename"] == "KeyError"
+    assert _failing_error({**reply, "traceback": []}, {**shown, "ename": "KeyError"})["traceback"] == ["tb1"]
+    assert _failing_error({"status": "error"}, shown) is shown  # a kernel whose reply names nothing
 
 
 @pytest.mark.parametrize(("evalue", "clean"), [("", True), ("0", True), ("None", True), ("3", False), ("bye", False)])

@@ -109,7 +109,7 @@ async def execute_cell(
             # went on (showtraceback(), a display formatter's error) is output, not failure.
             if content.get("status", "ok") != "ok" or progress.stdin_refused:
                 outcome.status = RunStatus.FAILED
-                outcome.error = progress.stdin_refused or progress.error or _error_from_reply(content)
+                outcome.error = progress.stdin_refused or _failing_error(content, progress.error)
         elif stop == "died":
             await _drain(pump, progress)
             code_ = await session.exit_code()
@@ -229,6 +229,17 @@ def _display_data(kind: str, content: dict[str, Any]) -> dict[str, Any]:
     if display_id:
         data["display_id"] = display_id
     return data
+
+
+def _failing_error(content: dict[str, Any], shown: dict[str, Any] | None) -> dict[str, Any]:
+    """The error that failed the cell: the reply's (a traceback shown earlier on the way may
+    be another one), with the traceback IOPub showed when the reply carries none."""
+    if not content.get("ename"):
+        return shown or _error_from_reply(content)
+    error = _error_from_reply(content)
+    if not error["traceback"] and shown and shown["ename"] == error["ename"]:
+        return shown
+    return error
 
 
 def _error_from_reply(content: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from ..exceptions import JenkinsKernelError, KernelStartError
 from .backends.base import Kernel, KernelBackend
 from .backends.local import LocalBackend
 from .pool import WarmPool
+from .run_as import KernelUser, give
 
 __all__ = ["ManagedSession", "SessionError", "SessionManager"]
 
@@ -90,9 +91,14 @@ class SessionManager:
         max_sessions: int = 32,
         idle_timeout: float = 3600.0,
         on_change: Callable[[ManagedSession], None] | None = None,
+        kernel_env: dict[str, str] | None = None,
+        run_as: KernelUser | None = None,
         backend: KernelBackend | None = None,
     ) -> None:
-        """``on_change`` is told when a session is created, starts, dies, restarts or closes."""
+        """``on_change`` is told when a session is created, starts, dies, restarts or closes;
+        kernels get a clean environment plus ``kernel_env`` (see :mod:`.environment`)."""
+        self.kernel_env = dict(kernel_env or {})
+        self.run_as = run_as
         self.work_root = work_root
         self.backend = backend or LocalBackend()
         self.pool = pool
@@ -167,7 +173,10 @@ class SessionManager:
             if scratch:
                 cwd = str(self.work_root / session_id)
                 Path(cwd).mkdir(parents=True, exist_ok=True)
-            kernel_session = self.backend.new_kernel(kernel, cwd=cwd, env=env)
+                give(cwd, self.run_as)
+            kernel_session = self.backend.new_kernel(
+                kernel, cwd=cwd, env=env, inherit_env=False, kernel_env=self.kernel_env, run_as=self.run_as
+            )
             managed = self._new(
                 session_id, kernel, kernel_session, name, token_name, scratch=scratch, ephemeral=ephemeral
             )

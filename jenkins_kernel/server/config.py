@@ -48,6 +48,18 @@ class Settings:
     retention_days: float = 30.0
     max_runs: int = 0
     prune_interval: float = 3600.0
+    kernel_env: dict[str, str] = field(default_factory=dict)
+    work_dir: str = ""
+    kernel_user: str = ""
+
+    @property
+    def sessions_dir(self) -> Path:
+        """Where sessions get their scratch folders: beside the data dir, not in it, so that no
+        relative path from a cell's folder leads to the token or the database."""
+        data_dir = Path(self.data_dir)
+        return Path(self.work_dir) if self.work_dir else data_dir.with_name(data_dir.name + "-sessions")
+
+    mlflow_tracking_uri: str = ""
     kernel_backend: str = "local"
     gateway_url: str = ""
     gateway_auth_token: str = ""
@@ -82,6 +94,10 @@ SETTINGS_HELP = {
     "retention_days": "Days a finished run (events, log, artifacts), audit row or closed session is kept (0: forever).",
     "max_runs": "Finished runs kept at most, the newest first; 0 means no limit.",
     "prune_interval": "Seconds between two retention passes (the first runs at start).",
+    "work_dir": "Where sessions get their scratch folders [DATA_DIR-sessions, beside the data dir, not in it].",
+    "kernel_user": "Run kernels as this Unix user (the service must run as root); cells then cannot read the data dir.",
+    "kernel_env": "Variables every kernel gets, {NAME: value}, on top of the allowlist of the service's own.",
+    "mlflow_tracking_uri": "Also log every notebook run to this MLflow tracking URI (needs jenkins-kernel[mlflow]).",
     "kernel_backend": "Where kernels run: local (processes here) or gateway (a Kernel/Enterprise Gateway).",
     "gateway_url": "The gateway's base URL, e.g. http://enterprise-gateway:8888 (kernel_backend gateway).",
     "gateway_auth_token": "Token sent to the gateway as 'Authorization: token T' (its auth_token).",
@@ -101,8 +117,8 @@ def _coerce(name: str, value: Any) -> Any:
             return parse_warm_spec(value)
         if name == "tokens":
             return _tokens(value)
-        if kind.startswith("dict[str, str]"):
-            return _string_map(value)
+        if name == "kernel_env" or kind.startswith("dict[str, str]"):  # gateway_headers, gateway_kernel_env
+            return _text_map(value)
         if name == "allowed_roots":
             return (
                 [str(v) for v in value] if isinstance(value, list) else [p for p in str(value).split(os.pathsep) if p]
@@ -118,12 +134,11 @@ def _coerce(name: str, value: Any) -> Any:
         raise RejectedError(f"setting {name}: {exc}", code="bad_setting") from exc
 
 
-def _string_map(value: Any) -> dict[str, str]:
-    """A mapping of strings, from YAML or from a variable holding a YAML/JSON mapping."""
-    if isinstance(value, str):
-        value = yaml.safe_load(value) or {}
+def _text_map(value: Any) -> dict[str, str]:
+    if isinstance(value, str):  # NAME=value,NAME2=value from JENKINS_KERNEL_KERNEL_ENV
+        value = dict(item.split("=", 1) for item in value.split(",") if item)
     if not isinstance(value, dict):
-        raise ValueError("expected a mapping of names to values")
+        raise ValueError("must map variable names to values")
     return {str(k): str(v) for k, v in value.items()}
 
 

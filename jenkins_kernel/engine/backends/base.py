@@ -86,8 +86,11 @@ class KernelBackend(Protocol):
         cwd: str | None = None,
         env: dict[str, str] | None = None,
         startup_timeout: float = 60.0,
+        **options: Any,
     ) -> Kernel:
-        """A kernel object, not started yet."""
+        """A kernel object, not started yet. ``options`` are the local backend's (the
+        environment it inherits, ``kernel_env``, the Unix user ``run_as``); a gateway sends
+        ``kernel_env`` with the start and ignores the rest (the gateway decides those)."""
 
     async def close(self) -> None:
         """Release what the backend holds (HTTP clients)."""

@@ -358,7 +358,10 @@ class GatewayBackend:
         cwd: str | None = None,
         env: dict[str, str] | None = None,
         startup_timeout: float = 60.0,
+        **options: Any,
     ) -> GatewayKernel:
+        """``options``: only ``kernel_env`` means something on a gateway (sent with the start)."""
+        env = {**(options.get("kernel_env") or {}), **(env or {})}
         return GatewayKernel(self.rest, name, cwd=cwd, env=env, startup_timeout=startup_timeout)
 
     async def close(self) -> None:

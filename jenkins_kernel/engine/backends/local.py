@@ -7,6 +7,8 @@ one backend of :mod:`.base`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..kernel import KernelSession
 from ..kernelspecs import KernelSpecInfo, installed_kernels, require_kernel
 
@@ -29,8 +31,10 @@ class LocalBackend:
         cwd: str | None = None,
         env: dict[str, str] | None = None,
         startup_timeout: float = 60.0,
+        **options: Any,
     ) -> KernelSession:
-        return KernelSession(name, cwd=cwd, env=env, startup_timeout=startup_timeout)
+        """``options``: KernelSession's own (inherit_env, kernel_env, run_as)."""
+        return KernelSession(name, cwd=cwd, env=env, startup_timeout=startup_timeout, **options)
 
     async def close(self) -> None:
         """Nothing to release: each kernel owns its process and sockets."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
@@ -24,12 +23,10 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'self'"
 )
-#: A notebook's report.html (shown in a frame): its own inline styles and embedded
-#: images, no script at all, a sandbox of its own.
-REPORT_CSP = (
-    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; font-src data:; "
-    "frame-ancestors 'self'; sandbox"
-)
+#: A notebook's report.html (shown in a frame): Jenkins' own default policy for archived
+#: files (the page is made for it: report.css and images are files beside it, no inline
+#: style, no script), framed by the dashboard only.
+REPORT_CSP = "sandbox; default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'self'"
 OPEN_ENDPOINTS = {"ui.signin", "ui.static"}
 
 ui = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates", static_folder="static")
@@ -84,15 +81,6 @@ def on_our_error(exc: JenkinsKernelError) -> Response:
 @ui.errorhandler(HTTPException)
 def on_http_error(exc: HTTPException) -> Response:
     return page_error(exc.code or 500, exc.name, exc.description or exc.name)
-
-
-@ui.app_template_global()
-def query(**changes: Any) -> str:
-    """This page's URL with some query arguments changed (empty ones dropped)."""
-    args = {k: v for k, v in request.args.items() if k != "before"}
-    args.update(changes)
-    kept = {k: v for k, v in args.items() if v not in (None, "")}
-    return request.path + ("?" + urlencode(kept) if kept else "")
 
 
 @ui.app_context_processor

@@ -47,7 +47,10 @@ def line_chart(name: str, points: list[dict[str, Any]], href: Any) -> Markup:
     """
     values = [float(p["value"]) for p in points]
     spread = (max(values) - min(values)) * 0.08 if values else 0.0  # headroom: no point on the frame
-    ticks = nice_ticks(min(values) - spread, max(values) + spread) if values else [0.0, 1.0]
+    bottom = min(values) - spread if values else 0.0
+    if values and min(values) >= 0 > bottom:
+        bottom = 0.0  # values that cannot be negative get no negative axis
+    ticks = nice_ticks(bottom, max(values) + spread) if values else [0.0, 1.0]
     low, high = ticks[0], ticks[-1] if ticks[-1] != ticks[0] else ticks[0] + 1
     inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
@@ -71,12 +74,13 @@ def line_chart(name: str, points: list[dict[str, Any]], href: Any) -> Markup:
         path = " ".join(f"{'M' if i == 0 else 'L'}{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
         parts.append(f'<path class="line" d="{path}"/>')
     step = max(1, math.ceil(len(points) / 10))
+    radius = 5 if len(points) <= 30 else 3.5 if len(points) <= 60 else 2.5
     for i, (point, value) in enumerate(zip(points, values)):
         label = f"#{point['build']}" if point.get("build") else time.strftime("%H:%M:%S", time.gmtime(point["created"]))
         title = f"{name} = {_label(value)} (run {point['id'][:8]}{', build ' + label if point.get('build') else ''})"
         parts.append(
             f'<a href="{escape(href(point))}" class="point-link"><circle class="point" cx="{x(i):.1f}" '
-            f'cy="{y(value):.1f}" r="5"><title>{escape(title)}</title></circle></a>'
+            f'cy="{y(value):.1f}" r="{radius}"><title>{escape(title)}</title></circle></a>'
         )
         if i % step == 0 or i == len(points) - 1:
             below = HEIGHT - BOTTOM + 18

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import ui
 
-__all__ = ["ago", "duration", "size", "when"]
+__all__ = ["ago", "duration", "size", "web_url", "when"]
 
 
 @ui.app_template_filter("when")
@@ -52,6 +53,13 @@ def size(n: Any) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} TiB"
+
+
+@ui.app_template_filter("web_url")
+def web_url(url: Any) -> str:
+    """The URL if it is http(s) (a Jenkins build link comes from the request: never ``javascript:``)."""
+    text = str(url or "")
+    return text if urlsplit(text).scheme in ("http", "https") else ""
 
 
 @ui.app_template_filter("number")

@@ -7,7 +7,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Response, g, redirect, render_template, request, url_for
+from flask import Response, g, redirect, render_template, request, send_file, url_for
 
 from ...status import RunStatus
 from ..api import audit, service
@@ -24,6 +24,7 @@ __all__: list[str] = []
 
 ui.after_request(audit)  # sign-ins and every action, with the token's name, in the audit log
 _SCRIPT = re.compile(rb"<script\b.*?</script\s*>", re.I | re.S)
+_HEAD = re.compile(rb"<head\b[^>]*>", re.I)
 _SESSION_ACTIONS = {"interrupt": "interrupt_session", "restart": "restart_session", "delete": "delete_session"}
 _disk: dict[str, DiskUse] = {}
 
@@ -121,11 +122,25 @@ def run(id: str) -> str:
     )
 
 
-@ui.get("/runs/<id>/report")
+@ui.get("/runs/<id>/report/")
 def report(id: str) -> Response:
-    """The run's report.html without its scripts (they would not run under the CSP anyway)."""
-    path = service().artifact_path(id, "report.html")
-    response = Response(_SCRIPT.sub(b"", path.read_bytes()), mimetype="text/html")
+    """The run's report.html without scripts (it has none; an older one might). Served at a
+    folder URL so that its report.css and images/ resolve to :func:`report_file`."""
+    with service().open_artifact(id, "report.html") as opened:
+        html = _SCRIPT.sub(b"", opened.read())
+    html = _HEAD.sub(rb'\g<0><link rel="icon" href="data:,">', html, count=1)  # not /favicon.ico (a 404)
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = REPORT_CSP
+    return response
+
+
+@ui.get("/runs/<id>/report/<path:name>")
+def report_file(id: str, name: str) -> Response:
+    """report.css and the images report.html shows, beside it."""
+    if name != "report.css" and not name.startswith("images/"):
+        raise NotFound(f"run {id} has no report file {name!r}", code="unknown_artifact")
+    opened = service().open_artifact(id, name)
+    response = send_file(opened, download_name=name.rsplit("/", 1)[-1], conditional=True)
     response.headers["Content-Security-Policy"] = REPORT_CSP
     return response
 
