@@ -189,7 +189,7 @@ class SessionManager:
         self.on_change(managed)
         return managed
 
-    async def _take_warm(self, kernel: str, cwd: str | None, env: dict[str, str]) -> tuple[str, KernelSession] | None:
+    async def _take_warm(self, kernel: str, cwd: str | None, env: dict[str, str]) -> tuple[str, Kernel] | None:
         """A warm kernel from the pool, moved to ``cwd`` with ``env`` if asked (see relocate)."""
         if self.pool is None:
             return None

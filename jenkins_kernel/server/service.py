@@ -447,7 +447,7 @@ class AgentService:
 
     def current_environment(self, kernel: str, cwd: str | None) -> dict[str, Any]:
         """The package set a new ``kernel`` session would have now (``rerun`` compares it)."""
-        from ..engine.kernelspecs import require_kernel  # the package set of a kernel on this machine
+        from ..engine.kernelspecs import installed_kernels, require_kernel  # a kernel on this machine
         from ..lineage.environment import current_environment
 
         if kernel not in installed_kernels():  # a path that names nothing: 404, as for a run or session
