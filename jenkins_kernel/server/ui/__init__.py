@@ -26,8 +26,10 @@ CSP = (
 )
 #: A notebook's report.html (shown in a frame): Jenkins' own default policy for archived
 #: files (the page is made for it: report.css and images are files beside it, no inline
-#: style, no script), framed by the dashboard only.
-REPORT_CSP = "sandbox; default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'self'"
+#: style, no script), framed by the dashboard only. ``allow-same-origin`` keeps the page's
+#: origin so the SameSite=Strict sign-in cookie goes with its stylesheet and images; with
+#: no script allowed, that gives the page nothing else.
+REPORT_CSP = "sandbox allow-same-origin; default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'self'"
 OPEN_ENDPOINTS = {"ui.signin", "ui.static"}
 
 ui = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates", static_folder="static")
