@@ -231,6 +231,23 @@ def main() -> None:
     show_default=True,
     help="Output kept per cell in executed.ipynb.",
 )
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Record the run (lineage, metrics, reports) in the local data dir, for runs/show/diff/rerun.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    envvar="JENKINS_KERNEL_DATA_DIR",
+    help="With --record: the record's folder [default: the service's data dir].",
+)
+@click.option(
+    "--mlflow-tracking-uri",
+    metavar="URI",
+    envvar="JENKINS_KERNEL_MLFLOW_TRACKING_URI",
+    help="Also log the run to MLflow: params, metrics, tags, executed.ipynb, report.html (jenkins-kernel[mlflow]).",
+)
 @output_options
 @server_options
 def run_command(
@@ -246,6 +263,9 @@ def run_command(
     output_dir: Path | None,
     cwd: str | None,
     max_output_bytes: int,
+    record: bool,
+    data_dir: str | None,
+    mlflow_tracking_uri: str | None,
     quiet: bool,
     color: str,
     as_json: bool,
@@ -255,7 +275,8 @@ def run_command(
     connect_timeout: float,
     session_name: str | None,
 ) -> None:
-    """Run a whole NOTEBOOK; write executed.ipynb, junit.xml, report.html, summary.json.
+    """Run a whole NOTEBOOK; write executed.ipynb, junit.xml, report.html, summary.json,
+    metrics.json and metrics.csv.
 
     Exit codes: 0 succeeded, 1 a cell failed, 2 timed out, 3 the kernel died, 4 cancelled,
     5 rejected (bad notebook, unknown kernel, bad parameter).
@@ -284,13 +305,34 @@ def run_command(
             from .remote import run_notebook_remote
 
             client = _client(server, token, retry_for, connect_timeout, writer)
-            exit_code = run_notebook_remote(client, notebook, session_name=session_name, **common)["exit_code"]
+            run = run_notebook_remote(client, notebook, session_name=session_name, **common)
+            exit_code, run_id = run["exit_code"], run["id"]
         else:
-            exit_code = run_notebook(notebook, max_output_bytes=max_output_bytes, **common).exit_code
+            from .server.config import default_data_dir
+
+            record_to = (data_dir or default_data_dir()) if record else None
+            result = run_notebook(notebook, max_output_bytes=max_output_bytes, record=record_to, **common)
+            exit_code, run_id = result.exit_code, result.lineage.get("run_id")
+            if record_to is not None:
+                writer.note(f"recorded as run {run_id} in {record_to}")
+        if mlflow_tracking_uri:
+            _export_to_mlflow(mlflow_tracking_uri, out, notebook, run_id, writer)
     except JenkinsKernelError as exc:
         _reject(exc, as_json)
     writer.note(f"reports in {out}/")
     sys.exit(exit_code)
+
+
+def _export_to_mlflow(uri: str, reports: Path, notebook: Path, run_id: str | None, writer: ConsoleWriter) -> None:
+    """Log the finished run to MLflow; a failure is said, the run's exit code stays."""
+    from .lineage.git import git_info
+    from .lineage.mlflow_export import export_run
+
+    try:
+        mlflow_id = export_run(uri, reports, git=git_info(notebook), run_id=run_id)
+        writer.note(f"logged to MLflow as run {mlflow_id} at {uri}")
+    except Exception as exc:
+        writer.note(f"warning: the run could not be logged to MLflow at {uri}: {exc}")
 
 
 @main.command("exec")
@@ -376,7 +418,14 @@ def kernels_command(as_json: bool, no_probe: bool) -> None:
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where runs are recorded [default: XDG data home].")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True), help="A YAML file of settings.")
 @click.option("--warm", help="Kernels to keep started, e.g. python3=2,bash=1.")
-@click.option("--token", help="Accept this bearer token (named 'cli'); prefer JENKINS_KERNEL_TOKEN.")
+@click.option(
+    "--token",
+    help="Accept this bearer token (named 'cli'); visible in ps: prefer --token-file or JENKINS_KERNEL_TOKEN.",
+)
+@click.option(
+    "--token-file", type=click.Path(dir_okay=False, exists=True), help="Accept the token in this file (named 'file')."
+)
+@click.option("--token-fd", type=int, hidden=True)
 @click.option("--no-auth", is_flag=True, default=None, help="No tokens (loopback only; a warning is printed).")
 @click.option("--max-sessions", type=int, help="Live sessions at most [default: 32].")
 @click.option("--allowed-root", "allowed_roots", multiple=True, help="A folder a run's cwd may be in (repeatable).")
@@ -387,6 +436,8 @@ def serve_command(
     config_file: str | None,
     warm: str | None,
     token: str | None,
+    token_file: str | None,
+    token_fd: int | None,
     no_auth: bool | None,
     max_sessions: int | None,
     allowed_roots: tuple[str, ...],
@@ -395,10 +446,27 @@ def serve_command(
 
     Settings come from the config file, then JENKINS_KERNEL_* variables, then these flags.
     """
+    from .server import secrets
     from .server.config import load_settings
     from .server.serve import serve
 
     try:
+        if token_fd is not None:
+            given = secrets.read_token_fd(token_fd)
+        else:
+            if token:
+                click.echo(
+                    "jenkins-kernel: WARNING: --token is visible to local users (ps, /proc/PID/cmdline) until the "
+                    "service restarts itself without it; use --token-file or JENKINS_KERNEL_TOKEN",
+                    err=True,
+                )
+            given = {"cli": token} if token else {}
+            if os.environ.get(secrets.TOKEN_ENV):
+                given["env"] = os.environ[secrets.TOKEN_ENV]
+            secrets.reexec_without_tokens(given, sys.argv[1:])  # returns only where /proc does not exist
+        os.environ.pop(secrets.TOKEN_ENV, None)
+        if token_file:
+            given["file"] = secrets.read_token_file(token_file)
         settings = load_settings(
             config_file,
             host=host,
@@ -409,8 +477,7 @@ def serve_command(
             max_sessions=max_sessions,
             allowed_roots=list(allowed_roots) or None,
         )
-        if token:
-            settings.tokens = {**settings.tokens, "cli": token}
+        settings.tokens = {**settings.tokens, **given}
         serve(settings)
     except JenkinsKernelError as exc:
         _reject(exc, False)
@@ -452,9 +519,11 @@ def prune_command(
 
 
 def _register_jenkins_group() -> None:
+    from .history_cli import register
     from .jenkins_cli import jenkins
 
     main.add_command(jenkins)
+    register(main)
 
 
 _register_jenkins_group()

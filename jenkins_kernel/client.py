@@ -185,6 +185,24 @@ class Client:
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
         return self._retrying(lambda: self._json("GET", f"/api/v1/runs/{run_id}/artifacts"))["artifacts"]
 
+    def list_runs(self, **filters: Any) -> list[dict[str, Any]]:
+        return self._retrying(lambda: self._json("GET", "/api/v1/runs", params=filters))["runs"]
+
+    def lineage(self, run_id: str) -> dict[str, Any]:
+        return self._retrying(lambda: self._json("GET", f"/api/v1/runs/{run_id}/lineage"))
+
+    def metrics(self, **filters: Any) -> list[dict[str, Any]]:
+        return self._retrying(lambda: self._json("GET", "/api/v1/metrics", params=filters))["metrics"]
+
+    def environment(self, kernel: str, cwd: str | None = None) -> dict[str, Any]:
+        path = f"/api/v1/environments/{urllib.parse.quote(kernel)}"
+        return self._retrying(lambda: self._json("GET", path, params={"cwd": cwd}))
+
+    def artifact(self, run_id: str, name: str) -> bytes:
+        return self._retrying(
+            lambda: self._request("GET", f"/api/v1/runs/{run_id}/artifacts/{urllib.parse.quote(name)}")
+        )[2]
+
     def download(self, run_id: str, name: str, dest: Path) -> Path:
         _, _, payload = self._retrying(
             lambda: self._request("GET", f"/api/v1/runs/{run_id}/artifacts/{urllib.parse.quote(name)}")

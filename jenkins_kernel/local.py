@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from nbformat import NotebookNode
+
 from .engine.events import EventStream, Listener
 from .engine.kernel import KernelSession
 from .engine.results import RunResult, finish_run
@@ -69,14 +71,19 @@ def run_notebook(
     param_env: str | None = None,
     output_dir: str | Path | None = None,
     listeners: Iterable[Listener] = (),
+    record: str | Path | None = None,
+    notebook: NotebookNode | None = None,
     **options: Any,
 ) -> RunResult:
     """Run the notebook at ``path`` and write its reports; see :class:`NotebookOptions`.
 
     Parameters come from ``parameters_file`` (YAML), then environment variables named
-    ``param_env`` + name, then ``parameters``: a later source wins.
+    ``param_env`` + name, then ``parameters``: a later source wins. With ``record`` (a
+    data dir) the run is recorded in that store, as the service records its runs; its
+    id is ``result.lineage["run_id"]``. ``notebook`` runs those cells instead of the
+    file's (a rerun of recorded bytes), named and placed as ``path``.
     """
-    nb = load_notebook(path)
+    nb = notebook if notebook is not None else load_notebook(path)
     opts = NotebookOptions(parameters=collect_parameters(nb, parameters, parameters_file, param_env), **options)
     opts.cwd = opts.cwd or str(Path(path).resolve().parent)
     opts.path = opts.path or notebook_path(path)
@@ -89,7 +96,12 @@ def run_notebook(
         )
         return result
 
-    return _run_cancellable(main)
+    result = _run_cancellable(main)
+    if record is not None:
+        from .lineage.record import record_locally
+
+        result.lineage["run_id"] = record_locally(record, nb, path, result, opts, out)
+    return result
 
 
 def execute(

@@ -15,6 +15,7 @@ from typing import Any
 
 from .client import Client
 from .engine.events import Event, Listener
+from .lineage.git import git_info
 from .notebook.files import clean_output_dir
 from .notebook.loader import load_notebook
 from .notebook.parameters import collect_parameters
@@ -31,22 +32,26 @@ def run_notebook_remote(
     parameters: dict[str, Any] | None = None,
     parameters_file: str | Path | None = None,
     param_env: str | None = None,
+    notebook: Any = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Upload the notebook, follow its run, download its reports; the finished run.
 
     The output folder is cleaned of the previous run's files as in embedded mode, and the
     request carries what embedded mode knows locally: the notebook's relative path (JUnit
-    classname) and the Jenkins build from the environment.
+    classname), the Jenkins build from the environment, and the notebook repository's git
+    commit (taken here, where the workspace is). ``notebook``: these cells instead of the
+    file's (a rerun), named as ``path``.
     """
     from .local import notebook_path, origin_from_env
 
-    nb = load_notebook(path)
+    nb = notebook if notebook is not None else load_notebook(path)
     body = {
         "notebook": nb,
         "notebook_name": Path(path).name,
         "notebook_path": notebook_path(path),
         "parameters": collect_parameters(nb, parameters, parameters_file, param_env),
+        "git": git_info(path),
         **{k: v for k, v in options.items() if v not in (None, False)},
     }
     origin = origin_from_env()

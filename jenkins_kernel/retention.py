@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .lineage.tables import RUN_TABLES
 from .store import Store
 
 __all__ = ["PruneReport", "prune"]
@@ -110,13 +111,15 @@ def _old_runs(reader: sqlite3.Connection, cutoff: float | None, max_runs: int) -
 
 def _delete_runs(conn: sqlite3.Connection, ids: list[str]) -> None:
     marks = ", ".join("?" for _ in ids)
-    for table in ("events", "artifacts", "idempotency"):
+    for table in ("events", "artifacts", "idempotency", *RUN_TABLES):
         conn.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", ids)
     conn.execute(f"DELETE FROM runs WHERE id IN ({marks}) AND status NOT IN ('queued', 'running')", ids)
 
 
 def reclaim(store: Store) -> None:
-    """Give freed pages back to the file system and empty the write-ahead log.
+    """Give freed pages back to the file system, and empty the write-ahead log if that
+    can be done at once (never waiting: live writes must not stall behind it; otherwise the
+    writer cuts the log back to its size limit at its next checkpoint).
 
     A database made before incremental vacuum was on is converted once (a full VACUUM).
     """
@@ -126,8 +129,9 @@ def reclaim(store: Store) -> None:
             conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             conn.execute("VACUUM")
         conn.executescript("PRAGMA incremental_vacuum;")  # run to the end (execute() stops at one page)
+        conn.execute("PRAGMA busy_timeout = 0")
         with contextlib.suppress(sqlite3.Error):
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
     finally:
         conn.close()
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import StorageError
+from .lineage.tables import LINEAGE_SCHEMA, LineageRecords
 
 __all__ = ["SCHEMA_VERSION", "Store"]
 
@@ -33,7 +34,8 @@ PROBE_EVERY = 1.0
 WAL_LIMIT = 16 * 1024 * 1024
 log = logging.getLogger(__name__)
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
@@ -118,6 +120,8 @@ CREATE TABLE IF NOT EXISTS kernel_processes (
     PRIMARY KEY (pid, started)
 ) WITHOUT ROWID;
 """
+    + LINEAGE_SCHEMA
+)
 
 #: Columns added to a table after its first release: (table, column, SQL type and default).
 #: A database made by an older version gets them at open; new tables go in SCHEMA above.
@@ -127,7 +131,7 @@ Write = Callable[[sqlite3.Connection], Any]
 _JSON_COLUMNS = ("parameters", "options", "jenkins", "kernel_info")
 
 
-class Store:
+class Store(LineageRecords):
     """The service's durable record. Thread-safe: call from any thread."""
 
     def __init__(self, data_dir: str | Path) -> None:
@@ -213,7 +217,7 @@ class Store:
         conn = self._writer_conn
         results: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:
-            conn.execute("BEGIN")
+            conn.execute("BEGIN IMMEDIATE")  # the write lock now: a read first must not go stale
             for func, future in batch:
                 try:
                     results.append((future, func(conn), None))

@@ -83,7 +83,15 @@ def test_a_reused_report_folder_loses_the_previous_runs_files_and_keeps_the_user
     plain = make_notebook(tmp_path / "plain.ipynb", ["print('no images')"])
     assert run_notebook(plain, output_dir=out).exit_code == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["files"] == ["executed.ipynb", "junit.xml", "report.css", "report.html", "summary.json"]
+    assert summary["files"] == [
+        "executed.ipynb",
+        "junit.xml",
+        "metrics.csv",
+        "metrics.json",
+        "report.css",
+        "report.html",
+        "summary.json",
+    ]
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == sorted(
         [*summary["files"], "notes.txt", "images/logo.png"]
     )

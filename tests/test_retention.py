@@ -81,10 +81,10 @@ def test_max_runs_keeps_the_newest_finished_runs(tmp_path):
 
 
 def test_the_service_prunes_in_the_background(tmp_path):
-    (tmp_path / "c.yaml").write_text("max_runs: 2\nprune_interval: 0.2\n")
+    (tmp_path / "c.yaml").write_text("max_runs: 1\nprune_interval: 0.2\n")
     svc = ServiceProcess(tmp_path / "data", "--config", str(tmp_path / "c.yaml")).start()
     try:
-        ids = [svc.run({"code": f"print({i})", "session_name": "s"})["id"] for i in range(4)]
+        ids = [svc.run({"code": f"print({i})", "session_name": "s"})["id"] for i in range(3)]
         svc.wait_for(lambda: svc.request("GET", f"/api/v1/runs/{ids[0]}")[0] == 404, what="the oldest run to go")
         assert svc.request("GET", f"/api/v1/runs/{ids[-1]}")[0] == 200
     finally:

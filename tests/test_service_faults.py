@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from conftest import jk
+from jenkins_kernel.cli import main
+
 from service import ServiceProcess
 
 
@@ -20,29 +22,33 @@ def svc(tmp_path_factory):
     service.stop()
 
 
+def serve(*args: str):
+    """``jenkins-kernel serve ARGS`` in this process (it must refuse before it serves)."""
+    return CliRunner().invoke(main, ["serve", *args])
+
+
 def test_a_second_serve_on_the_same_data_dir_exits_5_in_one_line_and_leaves_the_first_alone(svc, tmp_path):
     _, _, running = svc.request("POST", "/api/v1/runs", {"code": "import time; time.sleep(3); print('done')"})
-    proc = jk("serve", "--port", "0", "--data-dir", str(svc.data_dir), cwd=tmp_path, timeout=60)
-    assert proc.returncode == 5, proc.stderr
+    proc = serve("--port", "0", "--data-dir", str(svc.data_dir))
+    assert proc.exit_code == 5, proc.output
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and f"PID {svc.proc.pid}" in lines[0] and svc.url in lines[0], lines
-    finished = svc.run({"code": "print('first still serves')"})
-    assert finished["exit_code"] == 0
+    assert svc.request("GET", "/api/v1/health", token=None)[0] == 200
     run = svc.request("GET", f"/api/v1/runs/{running['id']}")[2]
     assert run["status"] in ("queued", "running", "succeeded"), run  # never marked lost by the second one
 
 
 def test_a_serve_on_a_taken_port_exits_5_naming_the_process_that_holds_it(svc, tmp_path):
-    proc = jk("serve", "--port", str(svc.port), "--data-dir", str(tmp_path / "other"), cwd=tmp_path, timeout=60)
+    proc = serve("--port", str(svc.port), "--data-dir", str(tmp_path / "other"))
     lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 5 and len(lines) == 1, proc.stderr
+    assert proc.exit_code == 5 and len(lines) == 1, proc.output
     assert f"port {svc.port}" in lines[0] and f"PID {svc.proc.pid}" in lines[0]
     assert not (tmp_path / "other" / "jenkins-kernel.sqlite3").exists()
 
 
 def test_warm_with_an_unknown_kernel_exits_5_naming_the_installed_kernels(tmp_path):
-    proc = jk("serve", "--port", "0", "--data-dir", str(tmp_path), "--warm", "python=2", cwd=tmp_path, timeout=60)
-    assert proc.returncode == 5 and "not installed: python " in proc.stderr and "python3" in proc.stderr
+    proc = serve("--port", "0", "--data-dir", str(tmp_path), "--warm", "python=2")
+    assert proc.exit_code == 5 and "not installed: python " in proc.stderr and "python3" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -77,9 +83,10 @@ def test_requests_with_a_wrong_token_are_counted_not_written_to_the_audit_log(sv
 
 
 def test_an_unreachable_server_fails_after_the_connect_window_not_the_retry_window(tmp_path):
-    env = {"JENKINS_KERNEL_URL": "http://127.0.0.1:9", "JENKINS_KERNEL_TOKEN": "x"}
     began = time.monotonic()
-    proc = jk("exec", "-c", "1", "--connect-timeout", "1", "--retry-for", "120", cwd=tmp_path, env=env)
-    assert proc.returncode == 5 and "cannot reach the jenkins-kernel service" in proc.stderr
-    assert time.monotonic() - began < 15
-    assert "--connect-timeout" in jk("exec", "--help", cwd=tmp_path).stdout
+    args = ["exec", "-c", "1", "--server", "http://127.0.0.1:9", "--connect-timeout", "1", "--retry-for", "120"]
+    proc = CliRunner().invoke(main, args)
+    assert proc.exit_code == 5 and "cannot reach the jenkins-kernel service" in proc.stderr
+    assert time.monotonic() - began < 10
+    help_text = CliRunner().invoke(main, ["exec", "--help"]).output.split("--connect-timeout")[1]
+    assert "[default: 10.0" in " ".join(help_text.split()[:20])

@@ -121,6 +121,8 @@ def test_client_mode_runs_a_notebook_and_downloads_its_reports(remote, tmp_path)
         "junit.xml",
         "report.html",
         "summary.json",
+        "metrics.json",
+        "metrics.csv",
     }
 
 

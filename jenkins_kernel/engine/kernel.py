@@ -26,13 +26,13 @@ from jupyter_client.manager import AsyncKernelManager
 
 from ..exceptions import KernelStartError
 from . import orphans
+from .environment import SECRET_ENV_VARS, kernel_environment
 from .kernelspecs import require_kernel
+from .run_as import KernelUser, UserKernelManager
 from .wire import recv_message_within
 
 __all__ = ["SECRET_ENV_VARS", "KernelInfo", "KernelSession", "describe_exit"]
 
-#: Never handed to a kernel: user code must not be able to read the service's token.
-SECRET_ENV_VARS = frozenset({"JENKINS_KERNEL_TOKEN"})
 #: Lines a kernel logs at every start; they say nothing about why it died.
 _LOG_NOISE = ("running over TCP without encryption",)
 
@@ -90,11 +90,20 @@ class KernelSession:
         cwd: str | os.PathLike[str] | None = None,
         env: dict[str, str] | None = None,
         startup_timeout: float = 60.0,
+        inherit_env: bool = True,
+        kernel_env: dict[str, str] | None = None,
+        run_as: KernelUser | None = None,
     ) -> None:
+        """``env`` is added to the kernel's environment; ``inherit_env=False`` (the service)
+        starts from an allowlist plus ``kernel_env`` instead of this process's environment;
+        ``run_as`` starts the kernel as another Unix user (see :mod:`.run_as`)."""
+        self.run_as = run_as
         self.spec = require_kernel(kernel_name)
         self.kernel_name = kernel_name
         self.cwd = str(cwd) if cwd else os.getcwd()
         self.extra_env = dict(env or {})
+        self.inherit_env = inherit_env
+        self.kernel_env = dict(kernel_env or {})
         self.startup_timeout = startup_timeout
         self.lock = asyncio.Lock()
         self.info: KernelInfo | None = None
@@ -123,8 +132,7 @@ class KernelSession:
         raise last
 
     async def _launch(self) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV_VARS}
-        env.update(self.extra_env)
+        env = kernel_environment(self.extra_env, settings_env=self.kernel_env, inherit=self.inherit_env)
         if not os.path.isdir(self.cwd):
             raise KernelStartError(
                 f"the working directory {self.cwd!r} does not exist",
@@ -132,10 +140,13 @@ class KernelSession:
             )
         fd, self._stderr_path = tempfile.mkstemp(prefix="jk-kernel-", suffix=".log")
         self._stderr_file = os.fdopen(fd, "wb")
-        self.km = AsyncKernelManager(
+        self.km = UserKernelManager(
             kernel_name=self.kernel_name,
             client_class="jenkins_kernel.engine.wire.FloodSafeKernelClient",
         )
+        if self.run_as is not None:
+            self.km.prepare(self.run_as)
+            env.update(HOME=self.cwd, USER=self.run_as.name, LOGNAME=self.run_as.name)
         try:
             await self.km.start_kernel(
                 cwd=self.cwd,

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..exceptions import JenkinsKernelError
 from .kernel import KernelSession
+from .run_as import KernelUser, give
 
 __all__ = ["DemandTracker", "WarmPool", "parse_warm_spec"]
 
@@ -100,10 +101,15 @@ class WarmPool:
         memory_budget: int = 2048 * 1024 * 1024,
         idle_timeout: float = 600.0,
         room: Callable[[], int] | None = None,
+        kernel_env: dict[str, str] | None = None,
+        run_as: KernelUser | None = None,
     ) -> None:
         """``sizes`` is the floor per kernel name (only these names are kept warm);
         ``memory_budget`` bounds all warm kernels together (bytes); ``room()`` says how many
-        more sessions the service may open."""
+        more sessions the service may open. Warm kernels are the service's: a clean
+        environment plus ``kernel_env``."""
+        self.kernel_env = dict(kernel_env or {})
+        self.run_as = run_as
         self.sizes = dict(sizes)
         self.work_root = work_root
         self.on_change = on_change or (lambda: None)
@@ -172,7 +178,8 @@ class WarmPool:
         session_id = uuid.uuid4().hex
         cwd = self.work_root / session_id
         cwd.mkdir(parents=True, exist_ok=True)
-        session = KernelSession(name, cwd=cwd)
+        give(cwd, self.run_as)
+        session = KernelSession(name, cwd=cwd, inherit_env=False, kernel_env=self.kernel_env, run_as=self.run_as)
         try:
             await session.start()
             await _first_cell(session)

@@ -57,6 +57,9 @@ class RunResult:
     kernel: Any = None  # engine.kernel.KernelInfo
     parameters: dict[str, Any] = field(default_factory=dict)
     cells: list[CellResult] = field(default_factory=list)
+    #: Numbers the run recorded (lineage.metrics), and what produced it (lineage.recorder).
+    metrics: dict[str, float] = field(default_factory=dict)
+    lineage: dict[str, Any] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -77,6 +80,7 @@ class RunResult:
             "kernel": self.kernel.to_dict() if self.kernel else None,
             "parameters": self.parameters,
             "cells": [c.to_dict() for c in self.cells],
+            "metrics": self.metrics,
         }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from ..exceptions import JenkinsKernelError, KernelStartError
 from .kernel import KernelSession
 from .pool import WarmPool
+from .run_as import KernelUser, give
 
 __all__ = ["ManagedSession", "SessionError", "SessionManager"]
 
@@ -89,8 +90,13 @@ class SessionManager:
         max_sessions: int = 32,
         idle_timeout: float = 3600.0,
         on_change: Callable[[ManagedSession], None] | None = None,
+        kernel_env: dict[str, str] | None = None,
+        run_as: KernelUser | None = None,
     ) -> None:
-        """``on_change`` is told when a session is created, starts, dies, restarts or closes."""
+        """``on_change`` is told when a session is created, starts, dies, restarts or closes;
+        kernels get a clean environment plus ``kernel_env`` (see :mod:`.environment`)."""
+        self.kernel_env = dict(kernel_env or {})
+        self.run_as = run_as
         self.work_root = work_root
         self.pool = pool
         self.max_sessions = max_sessions
@@ -164,7 +170,10 @@ class SessionManager:
             if scratch:
                 cwd = str(self.work_root / session_id)
                 Path(cwd).mkdir(parents=True, exist_ok=True)
-            kernel_session = KernelSession(kernel, cwd=cwd, env=env)
+                give(cwd, self.run_as)
+            kernel_session = KernelSession(
+                kernel, cwd=cwd, env=env, inherit_env=False, kernel_env=self.kernel_env, run_as=self.run_as
+            )
             managed = self._new(
                 session_id, kernel, kernel_session, name, token_name, scratch=scratch, ephemeral=ephemeral
             )

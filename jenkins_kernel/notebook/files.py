@@ -16,7 +16,15 @@ from pathlib import Path
 __all__ = ["OWN_FILES", "atomic_write", "clean_output_dir", "own_files"]
 
 #: Files a run always writes at these names.
-OWN_FILES = ("executed.ipynb", "junit.xml", "report.html", "report.css", "summary.json")
+OWN_FILES = (
+    "executed.ipynb",
+    "junit.xml",
+    "report.html",
+    "report.css",
+    "summary.json",
+    "metrics.json",
+    "metrics.csv",
+)
 #: Images a run writes (images.ImageSaver, html.ReportImages); nobody else names files so.
 _OWN_IMAGE = re.compile(r"^images/(cell\d+_\d+|output_\d+|[0-9a-f]{16})\.(png|jpg|gif|svg)$")
 _UMASK = os.umask(0o022)

@@ -119,4 +119,6 @@ def _properties(result: RunResult, name: str) -> dict[str, str]:
         props["language"] = f"{result.kernel.language} {result.kernel.language_version}".strip()
     for key, value in result.parameters.items():
         props[f"parameter.{key}"] = json.dumps(value) if not isinstance(value, str) else value
+    for key, number in result.metrics.items():
+        props[f"metric.{key}"] = repr(number)
     return props

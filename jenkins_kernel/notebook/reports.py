@@ -17,6 +17,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from ..engine.results import CellResult, RunResult, describe_error
+from ..lineage.metrics import metrics_csv
 from .cells import FAILURE_TAG, fit_cell_ids
 from .files import OWN_FILES, atomic_write, clean_output_dir, own_files
 from .html import prepare_html_exporter, write_html
@@ -32,6 +33,7 @@ __all__ = [
     "write_executed_notebook",
     "write_html_report",
     "write_junit",
+    "write_metrics",
     "write_reports",
     "write_summary",
 ]
@@ -80,8 +82,17 @@ def write_reports(nb: NotebookNode, result: RunResult, output_dir: Path, name: s
     ]
     if html:
         paths.extend(write_html(marked, result, output_dir))
+    paths += write_metrics(result, output_dir)
     paths.append(write_summary(nb, result, output_dir, name))
     return paths
+
+
+def write_metrics(result: RunResult, output_dir: Path) -> list[Path]:
+    """metrics.json (name to number) and metrics.csv (the Jenkins Plot plugin's shape)."""
+    return [
+        atomic_write(output_dir / "metrics.json", json.dumps(result.metrics, indent=2, sort_keys=True) + "\n"),
+        atomic_write(output_dir / "metrics.csv", metrics_csv(result.metrics)),
+    ]
 
 
 def write_html_report(nb: NotebookNode, result: RunResult, output_dir: Path) -> list[Path]:
@@ -133,6 +144,7 @@ def build_summary(nb: NotebookNode, result: RunResult, output_dir: Path, name: s
         **result.to_dict(),
         "origin": meta.get("origin", {}),
         "warnings": meta.get("warnings", []),
+        "environment_sha256": (result.lineage.get("environment") or {}).get("sha256"),
         "files": own_files(output_dir, also=["summary.json"]),
     }
 

@@ -24,6 +24,7 @@ from ..engine.kernelspecs import require_kernel
 from ..engine.results import CellResult, RunResult, describe_error, finish_run
 from ..engine.runs import run_deadline
 from ..exceptions import JenkinsKernelError
+from ..lineage.recorder import RunLineage
 from ..status import RunStatus
 from .cells import RAISES_TAG, SKIP_TAG, cell_tags, cell_title, prepare_for_run
 from .checkpoint import NotebookCheckpoint
@@ -108,9 +109,10 @@ async def run_notebook_async(
         listeners = [ImageSaver(output_dir), *listeners]
         checkpoint = NotebookCheckpoint(nb, output_dir / "executed.ipynb", options.save_every)
     collector = OutputCollector(nb, options.max_output_bytes)
+    lineage = RunLineage(notebook_name=name, output_dir=output_dir)
     if stream is None:
         stream = EventStream()
-    stream.listeners[:0] = [collector, *listeners]
+    stream.listeners[:0] = [collector, lineage.metrics, *listeners]
     result = RunResult(parameters=dict(options.parameters))
     owns_session = session is None
     stream.emit("status", status=RunStatus.RUNNING.value, kernel=kernel_name, notebook=name, warnings=warnings)
@@ -120,10 +122,12 @@ async def run_notebook_async(
             await session.start()
         result.kernel = session.info
         _record_kernel(nb, session)
+        await lineage.begin(session)
         deadline = run_deadline(options.timeout)
         result.status, result.message = await _run_cells(
             nb, session, stream, result, options, deadline, cancel, owns_session, checkpoint
         )
+        await lineage.finish()
     except JenkinsKernelError as exc:
         result.status, result.message = exc.status, exc.message
         stream.emit("error", source="engine", ename=type(exc).__name__, evalue=str(exc), traceback=[])
@@ -131,6 +135,7 @@ async def run_notebook_async(
         if owns_session and session is not None:
             session.request_shutdown()  # the kernel exits while the reports are written
     result.ended = time.time()
+    result.metrics, result.lineage = lineage.metrics.metrics, lineage.to_dict()
     record_outcome(nb, result, name=name, path=options.path, origin=options.origin, warnings=warnings)
     try:
         if output_dir is not None:  # in a thread: rendering must not stall other kernels' output

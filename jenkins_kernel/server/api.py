@@ -6,14 +6,17 @@ import json
 from functools import cache
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file, stream_with_context
 
-from ..exceptions import RejectedError
-from .auth import READ
-from .requests import parse_run_request
+from ..engine.kernelspecs import installed_kernels
+from ..status import RunStatus
+from .auth import READ, is_loopback
+from .requests import KERNEL_NAME, SESSION_NAME, parse_run_request
 from .service import AgentService
+from .validation import Field, Number, Text, check_query, parse_json
 
 __all__ = ["api", "metrics"]
 
@@ -46,7 +49,7 @@ def authenticate() -> Response | None:
     auth = current_app.extensions["jenkins_kernel.auth"]
     if auth is None:
         g.token_name = "anonymous"
-        return None
+        return refuse_browsers()
     from .app import error_response
 
     header = request.headers.get("Authorization")
@@ -75,6 +78,33 @@ def authenticate() -> Response | None:
         )
     response.headers["WWW-Authenticate"] = 'Bearer realm="jenkins-kernel"'
     return response
+
+
+def refuse_browsers() -> Response | None:
+    """Without tokens, only local programs may call: a web page the user visits must not.
+
+    DNS rebinding needs a foreign Host header; a cross-site request carries a foreign
+    Origin; a form can post text/plain or form data but not application/json (which a
+    browser first asks about with a preflight this service never grants)."""
+    from .app import error_response
+
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    if not is_loopback(host.strip("[]")):
+        return error_response(
+            403, "foreign_host", f"Host {request.host!r} is not a loopback name", "call http://127.0.0.1:PORT"
+        )
+    origin = request.headers.get("Origin")
+    if origin is not None and not is_loopback((urlsplit(origin).hostname or "") if origin != "null" else ""):
+        return error_response(403, "foreign_origin", f"requests from {origin[:100]!r} are refused", "")
+    has_body = request.content_length or "chunked" in request.headers.get("Transfer-Encoding", "")
+    if request.method == "POST" and has_body and request.mimetype != "application/json":
+        return error_response(
+            415,
+            "json_only",
+            "without tokens, a POST body must be application/json",
+            "send Content-Type: application/json",
+        )
+    return None
 
 
 def audit(response: Response) -> Response:
@@ -106,15 +136,7 @@ for blueprint in (api, metrics):
 
 
 def json_body() -> Any:
-    raw = request.get_data(cache=False)  # 413 past max_body_bytes
-    if not raw.strip():
-        raise RejectedError("the request body is empty", code="invalid_json", hint="send a JSON object")
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-        raise RejectedError(f"the request body is not valid JSON: {reason}{where}", code="invalid_json") from exc
+    return parse_json(request.get_data(cache=False))  # 413 past max_body_bytes
 
 
 def with_dashboard(run: dict[str, Any]) -> dict[str, Any]:
@@ -122,18 +144,40 @@ def with_dashboard(run: dict[str, Any]) -> dict[str, Any]:
     return {**run, "dashboard_url": f"{request.host_url.rstrip('/')}/ui/runs/{run['id']}"}
 
 
-def number_arg(name: str, default: float, *, low: float = 0, high: float | None = None) -> float:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise RejectedError(f"?{name} must be a number, not {raw!r}", code="bad_query") from None
-    if value < low or (high is not None and value > high):
-        limit = f" and {high:g}" if high is not None else ""
-        raise RejectedError(f"?{name} must be between {low:g}{limit}, not {raw}", code="bad_query")
-    return value
+WAIT = Number(0, 300, help="seconds to hold the answer")
+OFFSET = Number(0, 2**62, integer=True)
+#: Query parameters and headers of every endpoint, checked by one spec each.
+QUERY: dict[str, dict[str, Field]] = {
+    "start_run": {"wait": WAIT},
+    "list_runs": {
+        "status": Text(max_length=20, choices=[s.value for s in RunStatus]),
+        "session": SESSION_NAME,
+        "kernel": KERNEL_NAME,
+        "job": Text(max_length=2048),
+        "before": Number(0, 2**40),
+        "limit": Number(1, 1000, integer=True),
+    },
+    "run_events": {"after": OFFSET, "wait": WAIT, "limit": Number(1, 5000, integer=True)},
+    "run_log": {"start": OFFSET, "wait": WAIT},
+    "run_stream": {"after": OFFSET},
+    "metric_series": {
+        "name": Text(min_length=0, max_length=200),
+        "job": Text(min_length=0, max_length=2048),
+        "notebook": Text(min_length=0, max_length=1024),
+        "limit": Number(1, 10000, integer=True),
+    },
+    "environment": {"cwd": Text(min_length=0, max_length=4096)},
+}
+IDEMPOTENCY_KEY = Text(max_length=200, pattern=r"[\x21-\x7e]+", help="1 to 200 printable ASCII characters")
+
+
+def query(endpoint: str) -> dict[str, Any]:
+    return check_query(request.args, QUERY[endpoint])
+
+
+def header(name: str, field: Field) -> Any:
+    value = request.headers.get(name)
+    return None if value is None else field.from_text(name, value)
 
 
 # -- endpoints ---------------------------------------------------------------------------
@@ -152,8 +196,11 @@ def openapi() -> Response:
 
 @cache
 def openapi_document() -> dict[str, Any]:
+    """The API document, with the kernels installed here as the allowed values of a kernel name."""
     text = resources.files("jenkins_kernel.server").joinpath("openapi.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    document = yaml.safe_load(text)
+    document["components"]["schemas"]["KernelName"]["enum"] = sorted(installed_kernels())
+    return document
 
 
 @api.get("/kernelspecs")
@@ -195,10 +242,8 @@ def restart_session(id: str) -> Response:
 
 @api.post("/runs")
 def start_run() -> tuple[Response, int]:
-    wait = number_arg("wait", 0, high=300)
-    key = request.headers.get("Idempotency-Key") or None
-    if key is not None and not 0 < len(key) <= 200:
-        raise RejectedError("Idempotency-Key must be 1 to 200 characters", code="bad_idempotency_key")
+    wait = query("start_run").get("wait", 0)
+    key = header("Idempotency-Key", IDEMPOTENCY_KEY)
     run_request = parse_run_request(json_body())
     run, created = service().start_run(
         run_request, token_name=g.token_name, remote_addr=request.remote_addr, idempotency_key=key, will_wait=wait > 0
@@ -216,14 +261,14 @@ def start_run() -> tuple[Response, int]:
 
 @api.get("/runs")
 def list_runs() -> Response:
-    before = request.args.get("before")
+    args = query("list_runs")
     runs = service().list_runs(
-        status=request.args.get("status"),
-        session=request.args.get("session"),
-        kernel=request.args.get("kernel"),
-        job=request.args.get("job"),
-        before=number_arg("before", 0) if before else None,
-        limit=int(number_arg("limit", 50, low=1, high=1000)),
+        status=args.get("status"),
+        session=args.get("session"),
+        kernel=args.get("kernel"),
+        job=args.get("job"),
+        before=args.get("before"),
+        limit=args.get("limit", 50),
     )
     return jsonify({"runs": [with_dashboard(r) for r in runs]})
 
@@ -240,10 +285,9 @@ def cancel_run(id: str) -> tuple[Response, int]:
 
 @api.get("/runs/<id>/events")
 def run_events(id: str) -> Response:
-    after = int(number_arg("after", 0))
-    events, run = service().events(
-        id, after, number_arg("wait", 0, high=300), int(number_arg("limit", 1000, low=1, high=5000))
-    )
+    args = query("run_events")
+    after = args.get("after", 0)
+    events, run = service().events(id, after, args.get("wait", 0), args.get("limit", 1000))
     last = events[-1]["seq"] if events else after
     more = last < run["last_seq"] or run["exit_code"] is None
     return jsonify({"events": events, "last_seq": last, "status": run["status"], "more": more})
@@ -251,8 +295,8 @@ def run_events(id: str) -> Response:
 
 @api.get("/runs/<id>/log")
 def run_log(id: str) -> Response:
-    start = int(number_arg("start", 0))
-    text, size, more = service().log(id, start, number_arg("wait", 0, high=300))
+    args = query("run_log")
+    text, size, more = service().log(id, args.get("start", 0), args.get("wait", 0))
     response = Response(text, mimetype="text/plain", content_type="text/plain; charset=utf-8")
     response.headers["X-Text-Size"] = str(size)
     if more:
@@ -262,7 +306,8 @@ def run_log(id: str) -> Response:
 
 @api.get("/runs/<id>/stream")
 def run_stream(id: str) -> Response:
-    after = int(request.headers.get("Last-Event-ID") or number_arg("after", 0))
+    last_event_id = header("Last-Event-ID", OFFSET)
+    after = last_event_id if last_event_id is not None else query("run_stream").get("after", 0)
     service().get_run(id)  # a 404 now, before the stream starts
     batches = service().follow(id, after)
 
@@ -282,6 +327,28 @@ def run_stream(id: str) -> Response:
     )
 
 
+@api.get("/runs/<id>/lineage")
+def run_lineage(id: str) -> Response:
+    return jsonify(service().lineage(id))
+
+
+@api.get("/metrics")
+def metric_series() -> Response:
+    args = query("metric_series")
+    series = service().store.metric_series(
+        name=args.get("name") or None,
+        job=args.get("job") or None,
+        notebook=args.get("notebook") or None,
+        limit=args.get("limit", 100),
+    )
+    return jsonify({"metrics": series})
+
+
+@api.get("/environments/<kernel>")
+def environment(kernel: str) -> Response:
+    return jsonify(service().current_environment(kernel, query("environment").get("cwd") or None))
+
+
 @api.get("/runs/<id>/artifacts")
 def list_artifacts(id: str) -> Response:
     return jsonify({"artifacts": service().artifacts(id)})
@@ -289,7 +356,7 @@ def list_artifacts(id: str) -> Response:
 
 @api.get("/runs/<id>/artifacts/<path:name>")
 def get_artifact(id: str, name: str) -> Response:
-    return send_file(service().artifact_path(id, name), as_attachment=False, download_name=name.rsplit("/", 1)[-1])
+    return send_file(service().open_artifact(id, name), as_attachment=False, download_name=name.rsplit("/", 1)[-1])
 
 
 @metrics.get("/metrics")

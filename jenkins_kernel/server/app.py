@@ -27,10 +27,12 @@ _HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, message: str, hint: str = "") -> Response:
+def error_response(status: int, code: str, message: str, hint: str = "", field: str | None = None) -> Response:
     body: dict[str, Any] = {"code": code, "message": message}
     if hint:
         body["hint"] = hint
+    if field:
+        body["field"] = field
     response = jsonify({"error": body})
     response.status_code = status
     return response
@@ -58,7 +60,7 @@ def create_app(service: AgentService, *, no_auth: bool = False) -> Flask:
 
     @app.errorhandler(JenkinsKernelError)
     def on_our_error(exc: JenkinsKernelError) -> Response:
-        return error_response(exc.http_status, exc.code, exc.message, exc.hint)
+        return error_response(exc.http_status, exc.code, exc.message, exc.hint, getattr(exc, "field", None))
 
     @app.errorhandler(HTTPException)
     def on_http_error(exc: HTTPException) -> Response:
@@ -72,7 +74,11 @@ def create_app(service: AgentService, *, no_auth: bool = False) -> Flask:
             message, hint = "no such endpoint", "see GET /api/v1/openapi.json for the API"
         else:
             message = exc.description or exc.name
-        return error_response(status, _HTTP_CODES.get(status, "http_error"), message, hint)
+        response = error_response(status, _HTTP_CODES.get(status, "http_error"), message, hint)
+        valid = getattr(exc, "valid_methods", None)
+        if status == 405 and valid:
+            response.headers["Allow"] = ", ".join(sorted(valid))
+        return response
 
     @app.errorhandler(Exception)
     def on_bug(exc: Exception) -> Response:

@@ -48,6 +48,18 @@ class Settings:
     retention_days: float = 30.0
     max_runs: int = 0
     prune_interval: float = 3600.0
+    kernel_env: dict[str, str] = field(default_factory=dict)
+    work_dir: str = ""
+    kernel_user: str = ""
+
+    @property
+    def sessions_dir(self) -> Path:
+        """Where sessions get their scratch folders: beside the data dir, not in it, so that no
+        relative path from a cell's folder leads to the token or the database."""
+        data_dir = Path(self.data_dir)
+        return Path(self.work_dir) if self.work_dir else data_dir.with_name(data_dir.name + "-sessions")
+
+    mlflow_tracking_uri: str = ""
 
 
 SETTINGS_HELP = {
@@ -75,6 +87,10 @@ SETTINGS_HELP = {
     "retention_days": "Days a finished run (events, log, artifacts), audit row or closed session is kept (0: forever).",
     "max_runs": "Finished runs kept at most, the newest first; 0 means no limit.",
     "prune_interval": "Seconds between two retention passes (the first runs at start).",
+    "work_dir": "Where sessions get their scratch folders [DATA_DIR-sessions, beside the data dir, not in it].",
+    "kernel_user": "Run kernels as this Unix user (the service must run as root); cells then cannot read the data dir.",
+    "kernel_env": "Variables every kernel gets, {NAME: value}, on top of the allowlist of the service's own.",
+    "mlflow_tracking_uri": "Also log every notebook run to this MLflow tracking URI (needs jenkins-kernel[mlflow]).",
 }
 
 
@@ -87,6 +103,8 @@ def _coerce(name: str, value: Any) -> Any:
             return parse_warm_spec(value)
         if name == "tokens":
             return _tokens(value)
+        if name == "kernel_env":
+            return _text_map(value)
         if name == "allowed_roots":
             return (
                 [str(v) for v in value] if isinstance(value, list) else [p for p in str(value).split(os.pathsep) if p]
@@ -100,6 +118,14 @@ def _coerce(name: str, value: Any) -> Any:
         return str(value)
     except (TypeError, ValueError, KeyError) as exc:
         raise RejectedError(f"setting {name}: {exc}", code="bad_setting") from exc
+
+
+def _text_map(value: Any) -> dict[str, str]:
+    if isinstance(value, str):  # NAME=value,NAME2=value from JENKINS_KERNEL_KERNEL_ENV
+        value = dict(item.split("=", 1) for item in value.split(",") if item)
+    if not isinstance(value, dict):
+        raise ValueError("must map variable names to values")
+    return {str(k): str(v) for k, v in value.items()}
 
 
 def _tokens(value: Any) -> dict[str, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-import hashlib
 import json
 import logging
 import threading
@@ -26,11 +25,14 @@ from ..engine.results import RunResult, finish_run
 from ..engine.runs import run_code
 from ..engine.sessions import ManagedSession, SessionManager
 from ..exceptions import JenkinsKernelError, StorageError
+from ..lineage.metrics import MetricsCollector
+from ..lineage.record import save_lineage
 from ..notebook.images import ImageSaver
 from ..notebook.reports import write_html_report
 from ..notebook.runner import NotebookOptions, run_notebook_async
 from ..status import RunStatus
 from ..store import Store
+from .artifact_files import index_files
 from .config import Settings
 from .metrics import ServiceMetrics
 from .requests import RunRequest
@@ -99,6 +101,7 @@ class RunRecorder:
         self.batch_bytes = 0
         self.in_flight: collections.deque[tuple[concurrent.futures.Future[Any], int]] = collections.deque()
         self.in_flight_bytes = 0
+        self.stalled: concurrent.futures.Future[Any] | None = None
 
     def __call__(self, event: Event) -> None:
         if self.failed is not None:
@@ -134,15 +137,23 @@ class RunRecorder:
 
     def _throttle(self, future: concurrent.futures.Future[Any], size: int) -> None:
         """Keep at most BACKLOG_BYTES queued for the writer: a flood waits for the disk
-        (a few ms per MB) instead of piling up in the service's memory."""
+        (a few ms per MB) instead of piling up in the service's memory. A store that does
+        not answer within a second is not waited for again (it reports its own failure)."""
         self.in_flight.append((future, size))
         self.in_flight_bytes += size
-        while self.in_flight and (self.in_flight[0][0].done() or self.in_flight_bytes > BACKLOG_BYTES):
+        while self.in_flight:
             oldest, oldest_size = self.in_flight[0]
-            if not concurrent.futures.wait([oldest], timeout=1.0).done:
-                return  # the store is failing (it says so itself): never hold the loop for it
+            if not oldest.done():
+                if self.in_flight_bytes <= BACKLOG_BYTES or oldest is self.stalled:
+                    return
+                if not concurrent.futures.wait([oldest], timeout=1.0).done:
+                    self.stalled = oldest
+                    return
             self.in_flight.popleft()
             self.in_flight_bytes -= oldest_size
+            error = oldest.exception()
+            if isinstance(error, StorageError):
+                self.fail(error)  # on the loop already: the rest of a flood is dropped at once
 
     def _written(self, future: concurrent.futures.Future[tuple[int, int]]) -> None:
         error = future.exception()
@@ -233,6 +244,10 @@ class RunExecutor:
             if await managed.kernel_session.exit_code() is not None and managed.status != "closed":
                 managed.status, managed.message = "dead", "the kernel died; restart the session"
             self.sessions.touch(managed, busy=False)
+            try:
+                save_lineage(self.store, live.id, result, req.git)  # committed before the outcome
+            except Exception:  # the run's outcome must be recorded all the same
+                log.exception("the lineage of run %s could not be saved", live.id)
             await self._finish(live, result, artifacts, recorder)
             if managed.ephemeral:
                 await self.sessions.close(managed, grace=0.2)
@@ -243,8 +258,9 @@ class RunExecutor:
         grace = self.settings.interrupt_grace
         if req.kind == "code":
             live.images = ImageSaver(artifacts)
-            stream.listeners.insert(0, live.images)
-            return await run_code(
+            collector = MetricsCollector()
+            stream.listeners[:0] = [live.images, collector]
+            result = await run_code(
                 managed.kernel_session,
                 req.code or "",
                 stream,
@@ -252,6 +268,8 @@ class RunExecutor:
                 cancel=live.cancel,
                 interrupt_grace=grace,
             )
+            result.metrics = collector.metrics
+            return result
         options = NotebookOptions(
             parameters=req.parameters,
             allow_unknown_parameters=req.allow_unknown_parameters,
@@ -345,8 +363,25 @@ class RunExecutor:
             await asyncio.to_thread(write_html_report, executed, result, artifacts)
         except Exception:
             log.exception("report.html of run %s could not be written", run_id)
+        if self.settings.mlflow_tracking_uri:
+            await asyncio.to_thread(self._export_to_mlflow, run_id, artifacts)
         files = await asyncio.to_thread(index_files, artifacts)
         await asyncio.wrap_future(self.store.record(run_id, artifacts=files))
+
+    def _export_to_mlflow(self, run_id: str, artifacts: Path) -> None:
+        from ..lineage.mlflow_export import export_run
+
+        run = self.store.get_run(run_id) or {}
+        try:
+            export_run(
+                self.settings.mlflow_tracking_uri,
+                artifacts,
+                git=self.store.lineage_for(run_id)["git"],
+                jenkins=run.get("jenkins"),
+                run_id=run_id,
+            )
+        except Exception:
+            log.exception("run %s could not be logged to MLflow", run_id)
 
 
 async def _first(awaitable: Any, cancel: asyncio.Event) -> bool:
@@ -364,15 +399,3 @@ async def _first(awaitable: Any, cancel: asyncio.Event) -> bool:
         return True
     task.cancel()
     return False
-
-
-def index_files(folder: Path, paths: list[Path] | None = None) -> list[tuple[str, int, str]]:
-    """(name relative to ``folder``, size, sha256) of every file in it, or of ``paths``."""
-    found = []
-    for path in sorted(paths if paths is not None else (p for p in folder.rglob("*") if p.is_file())):
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        found.append((path.relative_to(folder).as_posix(), path.stat().st_size, digest.hexdigest()))
-    return found

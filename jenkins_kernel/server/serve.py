@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import resource
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from .. import __version__
@@ -23,6 +25,19 @@ from .single_instance import DataDirLock, port_taken
 __all__ = ["prepare_settings", "serve"]
 
 log = logging.getLogger("jenkins_kernel")
+
+
+def make_private(data_dir: Path, work_dir: Path, kernel_user: str = "") -> None:
+    """Everything the service writes is its user's alone: umask 077, the folders 0700, and
+    files left 0644 by an older version made 0600. With ``kernel_user`` the sessions'
+    folder is 0711: that user may enter its own scratch folders, but not list the others."""
+    os.umask(0o077)
+    for folder in (data_dir, work_dir):
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(folder, 0o711 if kernel_user and folder == work_dir else 0o700)
+    for entry in data_dir.iterdir():
+        if entry.is_file() and not entry.is_symlink():
+            os.chmod(entry, 0o600)
 
 
 def prepare_settings(settings: Settings) -> list[str]:
@@ -47,14 +62,22 @@ def prepare_settings(settings: Settings) -> list[str]:
 
 
 def serve(settings: Settings) -> None:
+    check_warm_kernels(settings)
+    make_private(Path(settings.data_dir), settings.sessions_dir, settings.kernel_user)
+    lock = DataDirLock(settings.data_dir)
+    lock.acquire()  # before anything touches the database: one service per data dir
+    try:
+        _serve_locked(settings, lock)
+    finally:
+        lock.release()
+
+
+def _serve_locked(settings: Settings, lock: DataDirLock) -> None:
     import waitress
 
     from .app import create_app
     from .service import AgentService
 
-    check_warm_kernels(settings)
-    lock = DataDirLock(settings.data_dir)
-    lock.acquire()  # before anything touches the database: one service per data dir
     # Many threads hand work to each other (HTTP workers, the engine loop, the store
     # writer); a shorter GIL switch interval keeps each hand-off from waiting 5 ms.
     sys.setswitchinterval(0.0005)
@@ -103,7 +126,6 @@ def serve(settings: Settings) -> None:
         print("jenkins-kernel: stopping: cancelling runs, shutting kernels down", file=sys.stderr, flush=True)
         server.close()
         service.close()
-        lock.release()
 
 
 def check_warm_kernels(settings: Settings) -> None:

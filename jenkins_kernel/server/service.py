@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .. import __version__
 from ..console import ConsoleRenderer
@@ -25,14 +25,17 @@ from ..engine.events import Event
 from ..engine.kernelspecs import installed_kernels, require_kernel
 from ..engine.loop import EngineLoop
 from ..engine.pool import WarmPool
+from ..engine.run_as import kernel_user
 from ..engine.sessions import ManagedSession, SessionManager
 from ..exceptions import RejectedError, StorageError
 from ..notebook.reports import prepare_html_exporter
 from ..status import RunStatus
+from .artifact_files import open_artifact
 from .config import Settings
 from .execution import LiveRun, RunExecutor
 from .metrics import ServiceMetrics
-from .requests import RunRequest, check_cwd
+from .requests import SESSION_SPEC, RunRequest, check_cwd
+from .validation import check_body
 
 __all__ = ["AgentService", "Conflict", "NotFound"]
 
@@ -60,9 +63,11 @@ class AgentService:
         self.settings = settings
         self.started = time.time()
         self.data_dir = Path(settings.data_dir)
-        self.work_root = self.data_dir / "work"
+        self.kernel_user = kernel_user(settings.kernel_user)
+        self.work_root = settings.sessions_dir
         self.work_root.mkdir(parents=True, exist_ok=True)
-        self.allowed_roots = [self.work_root, *(Path(r) for r in settings.allowed_roots)]
+        # not work_root: a session's scratch folder is its own, never another request's cwd
+        self.allowed_roots = [Path(r) for r in settings.allowed_roots]
         self.store = Store(self.data_dir)
         self.metrics = ServiceMetrics(self)
         self._idempotency = threading.Lock()
@@ -76,6 +81,8 @@ class AgentService:
                 memory_budget=settings.warm_memory_mb * 1024 * 1024,
                 idle_timeout=settings.warm_idle_timeout,
                 room=lambda: settings.max_sessions - len(self.sessions.all()),
+                kernel_env=settings.kernel_env,
+                run_as=self.kernel_user,
             )
             if settings.warm
             else None
@@ -86,6 +93,8 @@ class AgentService:
             max_sessions=settings.max_sessions,
             idle_timeout=settings.session_idle_timeout,
             on_change=lambda s: self.store.save_session(s.record()),
+            kernel_env=settings.kernel_env,
+            run_as=self.kernel_user,
         )
         self.runs = RunExecutor(self.store, self.sessions, settings, self.metrics)
         self._live = self.runs.live_runs
@@ -195,22 +204,21 @@ class AgentService:
             )
         return managed
 
-    def create_session(self, body: dict[str, Any], token_name: str | None) -> dict[str, Any]:
-        if not isinstance(body, dict):
-            raise RejectedError("the request body must be a JSON object", hint='e.g. {"kernel": "python3"}')
-        unknown = sorted(set(body) - {"kernel", "name", "cwd", "env"})
-        if unknown:
-            raise RejectedError(
-                f"unknown field(s): {', '.join(unknown)}", code="unknown_field", hint="known: kernel, name, cwd, env"
-            )
-        kernel = body.get("kernel") or self.settings.default_kernel
+    def create_session(self, body: Any, token_name: str | None) -> dict[str, Any]:
+        values = check_body(body, SESSION_SPEC)
+        kernel = values.get("kernel") or self.settings.default_kernel
         require_kernel(kernel)
-        cwd = check_cwd(body["cwd"], self.allowed_roots) if body.get("cwd") else None
-        env = body.get("env") or {}
-        if not isinstance(env, dict) or any(not isinstance(v, str) for v in env.values()):
-            raise RejectedError("env must be an object of strings")
-        coro = self.sessions.open(kernel, name=body.get("name"), cwd=cwd, env=env, token_name=token_name)
-        return self.engine.run(coro).to_dict()
+        cwd = check_cwd(values["cwd"], self.allowed_roots) if values.get("cwd") else None
+        env = values.get("env") or {}
+
+        async def open_session() -> ManagedSession:
+            name = values.get("name")
+            existing = self.sessions.by_name(name) if name else None
+            if existing is not None:
+                refuse_changes(existing, cwd, env)
+            return await self.sessions.open(kernel, name=name, cwd=cwd, env=env, token_name=token_name)
+
+        return self.engine.run(open_session()).to_dict()
 
     def list_sessions(self) -> list[dict[str, Any]]:
         return self.engine.run(self._session_dicts())
@@ -338,6 +346,8 @@ class AgentService:
     async def _find_or_open_session(self, req: RunRequest, token_name: str | None) -> ManagedSession:
         if req.session_name:
             existing = self.sessions.by_name(req.session_name)
+            if existing is not None:
+                refuse_changes(existing, req.cwd, req.env)
             # the request's kernel (or its notebook's) first: a mismatch is an error, not a surprise
             kernel = req.wanted_kernel or (existing.kernel if existing else None) or self.settings.default_kernel
             require_kernel(kernel)
@@ -408,6 +418,24 @@ class AgentService:
             else:
                 yield None
 
+    # -- lineage -----------------------------------------------------------------------
+
+    def lineage(self, run_id: str) -> dict[str, Any]:
+        """Everything recorded about a run: code, parameters, kernel, environment, files, metrics."""
+        from ..lineage.document import lineage_document
+
+        run = self.get_run(run_id)
+        self.runs.wait_for_artifacts(run_id)
+        return lineage_document(self.store, run)
+
+    def current_environment(self, kernel: str, cwd: str | None) -> dict[str, Any]:
+        """The package set a new ``kernel`` session would have now (``rerun`` compares it)."""
+        from ..lineage.environment import current_environment
+
+        spec = require_kernel(kernel)
+        folder = check_cwd(cwd, self.allowed_roots) if cwd else str(self.work_root)
+        return current_environment(kernel, spec.language, spec.resource_dir, folder).to_dict()
+
     # -- artifacts ---------------------------------------------------------------------
 
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
@@ -415,10 +443,30 @@ class AgentService:
         self.runs.wait_for_artifacts(run_id)
         return self.store.artifacts(run_id)
 
-    def artifact_path(self, run_id: str, name: str) -> Path:
-        if not any(a["name"] == name for a in self.artifacts(run_id)):
+    def open_artifact(self, run_id: str, name: str) -> BinaryIO:
+        """An indexed artifact, opened without following any link (see :mod:`.artifact_files`)."""
+        found = None
+        if any(a["name"] == name for a in self.artifacts(run_id)):
+            found = open_artifact(self.store.run_dir(run_id) / "artifacts", name)
+        if found is None:
             raise NotFound(f"run {run_id} has no artifact {name!r}", code="unknown_artifact")
-        return self.store.run_dir(run_id) / "artifacts" / name
+        return found
+
+
+def refuse_changes(existing: ManagedSession, cwd: str | None, env: dict[str, str]) -> None:
+    """A live kernel cannot change its folder or environment: asking for it is a 409, not ignored."""
+    if cwd and cwd != existing.cwd:
+        raise Conflict(
+            f"session {existing.name!r} already runs in {existing.cwd}, not {cwd}",
+            code="session_exists",
+            hint="cwd applies when a session is created: use another session name, or leave cwd out",
+        )
+    if env and env != existing.kernel_session.extra_env:
+        raise Conflict(
+            f"session {existing.name!r} already runs with another environment",
+            code="session_exists",
+            hint="env applies when a session is created: use another session name, or send the same env",
+        )
 
 
 def check_alive(managed: ManagedSession) -> None:

@@ -19,6 +19,7 @@ import io.jenkins.plugins.jupyter.client.ClientOptions;
 import io.jenkins.plugins.jupyter.client.LocalService;
 import io.jenkins.plugins.jupyter.client.ServiceClient;
 import java.io.IOException;
+import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 import jenkins.model.GlobalConfiguration;
@@ -83,8 +84,9 @@ public class JupyterGlobalConfiguration extends GlobalConfiguration {
             return FormValidation.ok("Empty: each agent uses its own service (" + LocalService.DEFAULT_URL + ")");
         }
         try {
-            new ServiceClient(value.strip(), "", ClientOptions.defaults());
-            return value.strip().matches("https?://[^/]+.*") ? FormValidation.ok()
+            URI uri = URI.create(value.strip());
+            return ("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) && uri.getHost() != null
+                    ? FormValidation.ok()
                     : FormValidation.error("An http:// or https:// URL, e.g. http://jupyter.example.com:8765");
         } catch (IllegalArgumentException e) {
             return FormValidation.error("Not a URL: " + e.getMessage());

@@ -176,6 +176,17 @@ public class GlueTest {
     }
 
     @Test
+    public void an_empty_service_url_means_each_agents_own_service_and_a_bad_one_is_refused() {
+        JupyterGlobalConfiguration global = new JupyterGlobalConfiguration();
+        hudson.util.FormValidation empty = global.doCheckServiceUrl("");
+        assertEquals("OK", empty.kind);
+        assertThat(empty.getMessage(), containsString("each agent uses its own service (http://127.0.0.1:8765)"));
+        assertEquals("OK", global.doCheckServiceUrl("http://jupyter.example.com:8765").kind);
+        assertEquals("ERROR", global.doCheckServiceUrl("ftp://jupyter.example.com").kind);
+        assertEquals("ERROR", global.doCheckServiceUrl("http://bad host").kind);
+    }
+
+    @Test
     public void the_agents_one_line_error_is_kept_through_filepaths_wrapper() {
         ServiceException cause = new ServiceException("cannot reach the jupyter service at http://x", 0, "unreachable", null);
         IOException wrapped = new IOException("remote file operation failed: /ws at hudson.remoting.Channel@1:agent: " + cause, cause);

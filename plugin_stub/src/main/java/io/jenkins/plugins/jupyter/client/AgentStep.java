@@ -10,8 +10,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * Everything a step does on the agent that runs it, with what the controller sends over the
@@ -29,7 +29,7 @@ public final class AgentStep implements Serializable {
     private final StepSettings settings;
     private final String serviceUrl;
     private final String token;
-    private final TreeMap<String, String> buildVariables;
+    private final LinkedHashMap<String, String> buildVariables; // a JDK class remoting lets through
     private final long buildStart;
     private final String stepId;
     private final String defaultKernel;
@@ -43,7 +43,7 @@ public final class AgentStep implements Serializable {
         this.settings = settings;
         this.serviceUrl = serviceUrl;
         this.token = token;
-        this.buildVariables = new TreeMap<>(new BuildContext(buildEnv, buildStart, stepId).kernelVariables());
+        this.buildVariables = new LinkedHashMap<>(new BuildContext(buildEnv, buildStart, stepId).kernelVariables());
         String dataDir = buildEnv.get("JENKINS_KERNEL_DATA_DIR");
         if (dataDir != null) {
             buildVariables.put("JENKINS_KERNEL_DATA_DIR", dataDir);

@@ -45,12 +45,19 @@ public final class LocalService {
         }
         Path dataDir = dataDir(env);
         Map<String, Object> discovery = readDiscovery(dataDir.resolve(DISCOVERY_FILE));
-        if (discovery != null) {
-            String found = (String) discovery.get("url");
-            Object tokenFile = discovery.get("token_file");
-            String t = token != null ? token : readToken(tokenFile instanceof String f ? Path.of(f) : dataDir.resolve(TOKEN_FILE));
-            if (found != null && t != null) {
-                return new Endpoint(found, t, dataDir.resolve(DISCOVERY_FILE).toString());
+        if (discovery != null && discovery.get("url") instanceof String found) {
+            String where = dataDir.resolve(DISCOVERY_FILE).toString();
+            if (token != null) {
+                return new Endpoint(found, token, where);
+            }
+            if (!(discovery.get("token_file") instanceof String tokenFile)) { // it was given its tokens
+                throw new ServiceException("the jupyter service of this agent (" + found + ") uses tokens of its own "
+                        + "settings: select a Secret text credential holding one in Manage Jenkins > System > Jupyter "
+                        + "kernels (or give the step credentialsId)", 0, "no_credential", null);
+            }
+            String t = readToken(Path.of(tokenFile));
+            if (t != null) {
+                return new Endpoint(found, t, where);
             }
         }
         String t = token != null ? token : readToken(dataDir.resolve(TOKEN_FILE));

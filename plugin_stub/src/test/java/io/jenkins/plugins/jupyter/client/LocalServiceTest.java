@@ -58,6 +58,22 @@ public class LocalServiceTest {
     }
 
     @Test
+    public void a_service_with_tokens_of_its_own_settings_needs_a_credential() throws Exception {
+        Path dataDir = tmp.newFolder("configured").toPath();
+        Files.writeString(dataDir.resolve("service.json"), "{\"url\": \"http://127.0.0.1:9998\", \"pid\": "
+                + ProcessHandle.current().pid() + ", \"token_file\": null}");
+        Map<String, String> env = Map.of("JENKINS_KERNEL_DATA_DIR", dataDir.toString());
+        try {
+            LocalService.resolve(null, null, env);
+            fail("resolved");
+        } catch (ServiceException e) {
+            assertThat(e.getMessage(), containsString("uses tokens of its own settings: select a Secret text credential"));
+        }
+        assertEquals(new LocalService.Endpoint("http://127.0.0.1:9998", "cred", dataDir.resolve("service.json").toString()),
+                LocalService.resolve(null, "cred", env));
+    }
+
+    @Test
     public void a_discovery_file_left_by_an_ended_service_is_ignored_for_the_default_url() throws Exception {
         Path dataDir = tmp.newFolder("jenkins-kernel").toPath();
         Files.writeString(dataDir.resolve("token"), "tok");

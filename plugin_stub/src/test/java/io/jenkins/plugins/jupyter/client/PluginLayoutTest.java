@@ -88,6 +88,39 @@ public class PluginLayoutTest {
         assertTrue(src.contains("Jenkins.get().checkPermission(Jenkins.ADMINISTER);"));
     }
 
+    /** Each dependency of the pom is used by the code, and the pom has what a hosted plugin needs. */
+    @Test
+    public void the_pom_has_hosting_metadata_and_no_unused_dependency() throws Exception {
+        String pom = Files.readString(Path.of("pom.xml"));
+        for (String tag : new String[] {"<url>", "<licenses>", "<scm>", "<artifactId>bom-${jenkins.baseline}.x</artifactId>"}) {
+            assertTrue("pom.xml has " + tag, pom.contains(tag));
+        }
+        assertTrue("the stubs are never packaged", !pom.contains("<sourceDirectory>") && !pom.contains("build-helper"));
+        java.util.Map<String, String> packageOf = java.util.Map.of(
+                "workflow-step-api", "org.jenkinsci.plugins.workflow.steps.",
+                "workflow-api", "org.jenkinsci.plugins.workflow.",
+                "structs", "org.jenkinsci.plugins.structs.",
+                "credentials", "com.cloudbees.plugins.credentials.",
+                "plain-credentials", "org.jenkinsci.plugins.plaincredentials.");
+        StringBuilder glue = new StringBuilder();
+        try (var walk = Files.list(GLUE)) {
+            for (Path f : (Iterable<Path>) walk.filter(p -> p.toString().endsWith(".java"))::iterator) {
+                glue.append(Files.readString(f));
+            }
+        }
+        String direct = pom.substring(pom.indexOf("</dependencyManagement>"));
+        String deps = direct.substring(direct.indexOf("<dependencies>"), direct.indexOf("</dependencies>"));
+        Matcher artifact = Pattern.compile("<artifactId>([^<]+)</artifactId>").matcher(deps);
+        int count = 0;
+        while (artifact.find()) {
+            String prefix = packageOf.get(artifact.group(1));
+            assertTrue("a dependency the check does not know: " + artifact.group(1), prefix != null);
+            assertTrue(artifact.group(1) + " is used", glue.toString().contains("import " + prefix));
+            count++;
+        }
+        assertEquals(packageOf.size(), count);
+    }
+
     @Test
     public void the_glue_does_no_http_of_its_own() throws Exception {
         try (var walk = Files.list(GLUE)) {
