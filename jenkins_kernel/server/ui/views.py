@@ -125,8 +125,9 @@ def run(id: str) -> str:
 def report(id: str) -> Response:
     """The run's report.html without scripts (it has none; an older one might). Served at a
     folder URL so that its report.css and images/ resolve to :func:`report_file`."""
-    path = service().artifact_path(id, "report.html")
-    response = Response(_SCRIPT.sub(b"", path.read_bytes()), mimetype="text/html")
+    with service().open_artifact(id, "report.html") as f:
+        page = f.read()
+    response = Response(_SCRIPT.sub(b"", page), mimetype="text/html")
     response.headers["Content-Security-Policy"] = REPORT_CSP
     return response
 
@@ -136,8 +137,7 @@ def report_file(id: str, name: str) -> Response:
     """report.css and the images report.html shows, beside it."""
     if name != "report.css" and not name.startswith("images/"):
         raise NotFound(f"run {id} has no report file {name!r}", code="unknown_artifact")
-    path = service().artifact_path(id, name)
-    response = send_file(path, conditional=True)
+    response = send_file(service().open_artifact(id, name), download_name=name.rsplit("/", 1)[-1])
     response.headers["Content-Security-Policy"] = REPORT_CSP
     return response
 
