@@ -6,10 +6,17 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.jenkins-kernel-installed
+EG_STAMP := .venv-eg/.installed
 
 .PHONY: venv test lint pytest java-test demo kernels bench clean
 
-venv: $(STAMP)
+venv: $(STAMP) $(EG_STAMP)
+
+# Jupyter Enterprise Gateway for the gateway tests: it pins jupyter_client 6, so its own venv.
+$(EG_STAMP):
+	test -x .venv-eg/bin/python || $(PYTHON) -m venv .venv-eg
+	.venv-eg/bin/python -m pip install --quiet 'jupyter_enterprise_gateway>=3.2,<4' 'ipykernel>=6.29,<7'
+	touch $@
 
 # Re-install when the project's dependencies change.
 $(STAMP): pyproject.toml

@@ -92,3 +92,33 @@ def dashboard_service(tmp_path_factory):
     service = ServiceProcess(folder / "data", "--config", str(config), "--warm", "python3=2").start()
     yield service
     service.stop()
+
+
+@pytest.fixture(scope="session")
+def kernel_gateway(tmp_path_factory):
+    """One real Jupyter Kernel Gateway for the whole test session (see tests/gateway.py)."""
+    from gateway import KernelGatewayProcess
+
+    gateway = KernelGatewayProcess(tmp_path_factory.mktemp("kernel-gateway")).start()
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture(scope="session")
+def enterprise_gateway(tmp_path_factory):
+    """One real Jupyter Enterprise Gateway (local process proxy) for the whole test session."""
+    from gateway import EnterpriseGatewayProcess
+
+    gateway = EnterpriseGatewayProcess(tmp_path_factory.mktemp("enterprise-gateway")).start()
+    yield gateway
+    gateway.stop()
+
+
+def backend_settings(request, backend: str) -> str:
+    """YAML settings for a service whose kernels come from ``backend``: local, gateway (a
+    Kernel Gateway) or enterprise-gateway."""
+    if backend == "gateway":
+        return request.getfixturevalue("kernel_gateway").settings()
+    if backend == "enterprise-gateway":
+        return request.getfixturevalue("enterprise_gateway").settings()
+    return ""

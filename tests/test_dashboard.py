@@ -181,3 +181,28 @@ def test_artifacts_are_served_sandboxed_so_a_notebooks_html_cannot_act_as_the_da
     assert response.status_code == 200 and "tick" in response.text
     assert response.headers["Content-Security-Policy"].startswith("sandbox; default-src 'none'")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_run_page_shows_its_lineage_inputs_packages_changed_since_the_last_build_and_git_commit(svc):
+    from jenkins_kernel.store import Store
+
+    older, newer = fill_runs(svc.data_dir / "jenkins-kernel.sqlite3", 2, jobs=1, job_prefix="lineage", metrics=False)
+    store = Store(svc.data_dir)  # a second writer on the service's database, as the CLI's --record is
+    try:
+        for run_id, numpy, extra in ((older, "1.26.4", {}), (newer, "2.0.1", {"polars": "1.0"})):
+            packages = {"numpy": numpy, "pandas": "2.2.2", **extra}
+            store.save_lineage(
+                run_id,
+                environment={"sha256": f"env-{numpy}", "kernel": "python3", "language": "python", "packages": packages},
+                git={"commit": "0123456789abcdef" * 2 + "01234567", "branch": "main", "dirty": True},
+                metrics={"rmse": 0.5 if run_id == older else 0.25},
+                files=[{"direction": "read", "path": "data/train.csv", "size": 2048, "sha256": "ab" * 32}],
+            ).result(30)
+    finally:
+        store.close()
+    html = browser(svc, ADMIN).get(f"{svc.url}/ui/runs/{newer}").text
+    assert "data/train.csv" in html and "abababababab" in html  # the input with its hash
+    assert re.search(r"numpy</td><td><span class=\"badge changed\">changed</span></td><td[^>]*>1\.26\.4</td>", html)
+    assert 'polars</td><td><span class="badge added">added' in html and "pandas</td>" not in html
+    assert "0123456789ab" in html and "dirty" in html  # the git commit in the header
+    assert "rmse" in html and f'href="/ui/compare?a={older}&amp;b={newer}"' in html

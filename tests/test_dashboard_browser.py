@@ -67,6 +67,7 @@ def admin(svc, browser):
 
 
 def sign_in(page, svc, token: str) -> None:
+    page.set_default_timeout(45_000)  # a full-page screenshot on a shared 2-core machine can take long
     page.on("response", lambda r: r.status >= 400 and FAILED.append(f"{r.status} {r.url}"))
     page.goto(svc.url + "/ui/runs")
     page.wait_for_url("**/ui/signin**")
@@ -84,7 +85,7 @@ def wait_run_status(svc, run_id: str, statuses: set[str], timeout: float = 30) -
         time.sleep(0.1)
 
 
-def poll(page, expression: str, timeout: float = 15) -> bool:
+def poll(page, expression: str, timeout: float = 45) -> bool:
     """Whether ``expression`` became true in the page within ``timeout`` (Playwright's
     wait_for_function evaluates strings, which the dashboard's CSP rightly refuses)."""
     deadline = time.monotonic() + timeout

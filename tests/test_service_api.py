@@ -8,15 +8,25 @@ import time
 
 import pytest
 
-from conftest import INSTALLED, make_notebook, needs_kernel
+from conftest import INSTALLED, backend_settings, make_notebook, needs_kernel
 from service import ServiceProcess
+
+#: Tests about executing code run on both kernel backends: local processes and a Kernel Gateway.
+on_every_backend = pytest.mark.backends("local", "gateway")
+
+
+def pytest_generate_tests(metafunc):
+    if "svc" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("backends")
+        metafunc.parametrize("svc", marker.args if marker else ["local"], indirect=True, scope="module")
 
 
 @pytest.fixture(scope="module")
-def svc(tmp_path_factory):
+def svc(request, tmp_path_factory):
     data = tmp_path_factory.mktemp("svc")
     allowed = tmp_path_factory.mktemp("allowed")
-    (data / "config.yaml").write_text(f"max_body_bytes: 200000\nallowed_roots: [{allowed}]\n")
+    settings = f"max_body_bytes: 200000\nallowed_roots: [{allowed}]\n" + backend_settings(request, request.param)
+    (data / "config.yaml").write_text(settings)
     service = ServiceProcess(data, "--config", str(data / "config.yaml"), "--warm", "python3=1").start()
     service.allowed = allowed
     yield service
@@ -27,6 +37,7 @@ def runs_count(svc) -> int:
     return len(svc.request("GET", "/api/v1/runs?limit=1000")[2]["runs"])
 
 
+@on_every_backend
 def test_a_cell_runs_and_the_response_waits_for_its_result(svc):
     run = svc.run({"code": "print(1)", "kernel": "python3"})
     assert run["status"] == "succeeded" and run["exit_code"] == 0 and run["jenkins_result"] == "SUCCESS"
@@ -34,6 +45,7 @@ def test_a_cell_runs_and_the_response_waits_for_its_result(svc):
     assert run["token_name"] == "env"
 
 
+@on_every_backend
 def test_two_runs_with_one_session_name_share_state(svc):
     first = svc.run({"code": "x = 41", "session_name": "build-tag-1"})
     second = svc.run({"code": "print(x + 1)", "session_name": "build-tag-1"})
@@ -117,6 +129,7 @@ def test_following_the_log_reassembles_it_exactly(svc):
     assert past[2] == final[2]  # a start past the end starts again from 0
 
 
+@on_every_backend
 def test_events_have_no_gaps_and_long_poll(svc):
     _, _, run = svc.request("POST", "/api/v1/runs", {"code": "import time; time.sleep(0.5); print('late')"})
     started = time.monotonic()
@@ -129,6 +142,7 @@ def test_events_have_no_gaps_and_long_poll(svc):
     assert page["events"][2]["data"] == {"name": "stdout", "text": "late\n"}
 
 
+@on_every_backend
 def test_server_sent_events_stream_every_event_then_end(svc):
     run = svc.run({"code": "print('a'); print('b')"})
     status, headers, body = svc.request("GET", f"/api/v1/runs/{run['id']}/stream")
@@ -150,6 +164,7 @@ def test_the_same_post_with_one_idempotency_key_runs_once(svc, tmp_path):
     assert marker.read_text() == "ran\n"
 
 
+@on_every_backend
 def test_cancel_interrupts_within_two_seconds_and_the_session_stays_usable(svc):
     _, _, run = svc.request(
         "POST", "/api/v1/runs", {"code": "import time; time.sleep(600)", "session_name": "cancel-me"}
@@ -169,6 +184,7 @@ def test_cancel_interrupts_within_two_seconds_and_the_session_stays_usable(svc):
     assert svc.request("POST", f"/api/v1/runs/{run['id']}/cancel")[0] == 409
 
 
+@on_every_backend
 def test_a_notebook_run_keeps_its_reports_and_input_as_artifacts(svc, tmp_path):
     nb = make_notebook(tmp_path / "n.ipynb", [("alpha = 1", ["parameters"]), "print(alpha * 2)", "1/0", "print('no')"])
     body = {"notebook": json.loads(nb.read_text()), "notebook_name": "n.ipynb", "parameters": {"alpha": 21},
@@ -186,6 +202,7 @@ def test_a_notebook_run_keeps_its_reports_and_input_as_artifacts(svc, tmp_path):
     assert [r["id"] for r in listed] == [run["id"]]
 
 
+@on_every_backend
 def test_sessions_can_be_created_listed_restarted_and_deleted(svc):
     status, _, session = svc.request("POST", "/api/v1/sessions", {"kernel": "python3", "name": "manual"})
     assert status == 201 and session["name"] == "manual"
@@ -199,6 +216,7 @@ def test_sessions_can_be_created_listed_restarted_and_deleted(svc):
     assert svc.request("GET", f"/api/v1/sessions/{session['id']}")[0] == 404
 
 
+@on_every_backend
 def test_a_new_session_takes_a_warm_kernel(svc):
     specs = svc.request("GET", "/api/v1/kernelspecs")[2]["kernelspecs"]
     assert next(k for k in specs if k["name"] == "python3")["warm"] >= 0

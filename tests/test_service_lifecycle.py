@@ -9,9 +9,21 @@ import pytest
 from jenkins_kernel.exceptions import RejectedError
 from jenkins_kernel.server.config import load_settings
 
-from conftest import jk, make_notebook
+from conftest import backend_settings, jk, make_notebook
 from conftest import until as _until
 from service import TOKEN, ServiceProcess
+
+#: Tests about executing code run on both kernel backends: local processes and a Kernel Gateway.
+on_every_backend = pytest.mark.backends("local", "gateway")
+#: The exit-code cases run on an Enterprise Gateway as well.
+on_every_gateway = pytest.mark.backends("local", "gateway", "enterprise-gateway")
+BACKENDS = ["local", "gateway"]
+
+
+def pytest_generate_tests(metafunc):
+    if "remote" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("backends")
+        metafunc.parametrize("remote", marker.args if marker else ["local"], indirect=True, scope="module")
 
 
 def test_kill_9_during_a_run_then_restart_marks_it_lost_and_keeps_the_rest(tmp_path):
@@ -85,10 +97,15 @@ def test_settings_come_from_file_then_environment_then_flags(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def remote(tmp_path_factory):
+def remote(request, tmp_path_factory):
     # the tests' folders are an allowed root: a client on this machine runs in them, as embedded
     root = str(tmp_path_factory.getbasetemp())
-    svc = ServiceProcess(tmp_path_factory.mktemp("remote"), "--warm", "python3=1", "--allowed-root", root).start()
+    data = tmp_path_factory.mktemp("remote")
+    (data / "config.yaml").write_text(backend_settings(request, request.param) or "{}\n")
+    svc = ServiceProcess(
+        data, "--warm", "python3=1", "--config", str(data / "config.yaml"), "--allowed-root", root
+    ).start()
+    svc.backend = request.param
     yield svc
     svc.stop()
 
@@ -102,6 +119,7 @@ CASES = [
 ]
 
 
+@on_every_gateway
 @pytest.mark.parametrize(("code", "expected"), CASES)
 def test_client_mode_gives_the_same_exit_codes_and_output_as_embedded(remote, tmp_path, code, expected):
     env = {"JENKINS_KERNEL_URL": remote.url, "JENKINS_KERNEL_TOKEN": TOKEN}
@@ -109,10 +127,19 @@ def test_client_mode_gives_the_same_exit_codes_and_output_as_embedded(remote, tm
     client = jk("exec", "-c", code, "--timeout", "2", cwd=tmp_path, env=env)
     assert embedded.returncode == client.returncode == expected, client.stderr
     assert client.stdout == embedded.stdout
-    strip = lambda text: [line.split(" in ")[0] for line in text.splitlines()]  # noqa: E731  durations differ
-    assert strip(client.stderr) == strip(embedded.stderr)
+    assert _console(client.stderr, remote.backend) == _console(embedded.stderr, "local")
 
 
+def _console(text: str, backend: str) -> list[str]:
+    """Console lines without durations; a gateway cannot know a dead kernel's exit code or
+    log, so the words for a death are made the same (the exit code is compared above)."""
+    lines = [line.split(" in ")[0] for line in text.splitlines()]
+    if backend != "local":
+        lines = [line.replace("died (the gateway saw its process end)", "exited with code 9") for line in lines]
+    return [line for line in lines if "kernel log:" not in line and "the gateway's log" not in line]
+
+
+@on_every_backend
 def test_client_mode_runs_a_notebook_and_downloads_its_reports(remote, tmp_path):
     nb = make_notebook(tmp_path / "p.ipynb", [("n = 1", ["parameters"]), "print(n * 10)"])
     env = {"JENKINS_KERNEL_URL": remote.url, "JENKINS_KERNEL_TOKEN": TOKEN}
@@ -158,8 +185,10 @@ def test_client_follows_through_a_service_restart_printing_nothing_twice(tmp_pat
     assert "".join(e["data"]["text"] for e in seen if e["type"] == "stream") == "0\n1\n2\n"
 
 
-def test_sessions_beyond_the_maximum_get_429_and_idle_ones_are_culled(tmp_path):
-    (tmp_path / "c.yaml").write_text("max_sessions: 2\nsession_idle_timeout: 1.5\n")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sessions_beyond_the_maximum_get_429_and_idle_ones_are_culled(request, tmp_path, backend):
+    settings = "max_sessions: 2\nsession_idle_timeout: 1.5\n" + backend_settings(request, backend)
+    (tmp_path / "c.yaml").write_text(settings)
     svc = ServiceProcess(tmp_path / "data", "--config", str(tmp_path / "c.yaml")).start()
     try:
         first = svc.request("POST", "/api/v1/sessions", {"kernel": "python3"})[2]
@@ -176,8 +205,10 @@ def test_sessions_beyond_the_maximum_get_429_and_idle_ones_are_culled(tmp_path):
         svc.stop()
 
 
-def test_a_new_session_takes_a_warm_kernel_and_a_replacement_starts(tmp_path):
-    svc = ServiceProcess(tmp_path / "data", "--warm", "python3=1").start()
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_new_session_takes_a_warm_kernel_and_a_replacement_starts(request, tmp_path, backend):
+    (tmp_path / "c.yaml").write_text(backend_settings(request, backend) or "{}\n")
+    svc = ServiceProcess(tmp_path / "data", "--warm", "python3=1", "--config", str(tmp_path / "c.yaml")).start()
 
     def warm() -> int:
         specs = svc.request("GET", "/api/v1/kernelspecs")[2]["kernelspecs"]
@@ -196,6 +227,7 @@ def test_a_new_session_takes_a_warm_kernel_and_a_replacement_starts(tmp_path):
         svc.stop()
 
 
+@on_every_backend
 def test_sh_steps_share_a_kernel_through_a_named_session_then_close_it(remote, tmp_path):
     env = {"JENKINS_KERNEL_URL": remote.url, "JENKINS_KERNEL_TOKEN": TOKEN}
     assert jk("exec", "--session", "jenkins-job-7", "-c", "model = 'trained'", cwd=tmp_path, env=env).returncode == 0

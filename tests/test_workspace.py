@@ -201,3 +201,22 @@ def test_a_warm_kernel_of_any_language_is_moved_to_the_runs_folder_and_environme
     queued = svc.request("GET", f"/api/v1/runs/{run['id']}/events")[2]["events"][0]["data"]
     assert run["exit_code"] == 0 and queued["warm"] is True
     assert run["log"].startswith(f"{folder}\n7|{odd}\n")
+
+
+@needs_kernel("bash")
+def test_a_warm_bash_kernel_takes_control_characters_in_variables_without_running_them(svc, root):
+    folder = root / "moved bash controls"
+    folder.mkdir()
+    evil = "a\x15touch canary\x01\x0b; touch canary2\u2028\x85\nz"
+
+    def warm() -> int:
+        specs = svc.request("GET", "/api/v1/kernelspecs")[2]["kernelspecs"]
+        return next(k["warm"] for k in specs if k["name"] == "bash")
+
+    until(warm, 60)
+    code = 'printf %s "$EVIL" | base64 -w0; echo; ls'
+    run = svc.run({"code": code, "kernel": "bash", "cwd": str(folder), "env": {"EVIL": evil}})
+    queued = svc.request("GET", f"/api/v1/runs/{run['id']}/events")[2]["events"][0]["data"]
+    assert run["exit_code"] == 0 and queued["warm"] is True, run["log"]
+    assert base64.b64decode(run["log"].splitlines()[0]).decode() == evil
+    assert not (folder / "canary").exists() and not (folder / "canary2").exists()

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 __all__ = ["ALLOWED_PREFIXES", "ALLOWED_VARIABLES", "SECRET_ENV_VARS", "kernel_environment"]
 
 #: Never handed to a kernel, whatever the mode.
-SECRET_ENV_VARS = frozenset({"JENKINS_KERNEL_TOKEN"})
+SECRET_ENV_VARS = frozenset({"JENKINS_KERNEL_TOKEN", "JENKINS_KERNEL_GATEWAY_AUTH_TOKEN"})
 #: The service's variables a service kernel keeps (documented in the README's security section).
 ALLOWED_VARIABLES = frozenset(
     {

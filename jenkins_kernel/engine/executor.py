@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..status import RunStatus
-from .kernel import KernelSession, describe_exit
-from .wire import recv_message
+from .backends.base import Kernel
 
 __all__ = ["STDIN_HINT", "CellOutcome", "Deadline", "Emit", "execute_cell"]
 
@@ -78,7 +77,7 @@ class _Progress:
 
 
 async def execute_cell(
-    session: KernelSession,
+    session: Kernel,
     code: str,
     emit: Emit,
     *,
@@ -93,12 +92,11 @@ async def execute_cell(
     ``interrupt_grace`` seconds it is restarted (or killed when ``restart_when_stuck`` is
     false, for a session about to end anyway).
     """
-    kc = session.kc
-    if kc is None or await session.exit_code() is not None:
+    if await session.exit_code() is not None:
         return _died(session, emit, time.time(), await session.exit_code())
     outcome = CellOutcome(RunStatus.SUCCEEDED, started=time.time())
     progress = _Progress()
-    msg_id = kc.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
+    msg_id = session.execute(code, store_history=True, allow_stdin=False)
     pump = asyncio.ensure_future(_pump_iopub(session, msg_id, emit, progress))
     reply = asyncio.ensure_future(_wait_reply(session, msg_id, progress))
     cancelled = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
@@ -134,14 +132,14 @@ async def execute_cell(
     return outcome
 
 
-async def _wait_reply(session: KernelSession, msg_id: str, progress: _Progress) -> Any:
+async def _wait_reply(session: Kernel, msg_id: str, progress: _Progress) -> Any:
     reply = await session.wait_reply(msg_id, timeout=None)
     progress.times["shell.execute_reply"] = time.time()
     return reply
 
 
 async def _watch(
-    session: KernelSession,
+    session: Kernel,
     pump: asyncio.Future[None],
     reply: asyncio.Future[Any],
     cancelled: asyncio.Future[Any] | None,
@@ -167,17 +165,15 @@ async def _watch(
             if time.monotonic() - max(progress.last_message, progress.reply_at) > IOPUB_QUIET:
                 return None  # the reply came and IOPub fell silent: do not wait forever
             continue
-        if not pump.done() and await session.exit_code() is not None:
+        if await session.exit_code() is not None:  # also after "idle" while the reply never came
             return "died"
     return None
 
 
-async def _pump_iopub(session: KernelSession, msg_id: str, emit: Emit, progress: _Progress) -> None:
+async def _pump_iopub(session: Kernel, msg_id: str, emit: Emit, progress: _Progress) -> None:
     """Turn this cell's IOPub messages into events until the kernel reports idle."""
-    assert session.kc is not None
-    socket, wire_session = session.kc.iopub_channel.socket, session.kc.session
     while True:
-        msg = await recv_message(socket, wire_session)
+        msg = await session.recv_iopub()
         if msg["parent_header"].get("msg_id") != msg_id:
             continue
         progress.last_message = time.monotonic()
@@ -205,12 +201,10 @@ async def _pump_iopub(session: KernelSession, msg_id: str, emit: Emit, progress:
             progress.input_seen = True
 
 
-async def _refuse_stdin(session: KernelSession, msg_id: str, emit: Emit, progress: _Progress) -> None:
+async def _refuse_stdin(session: Kernel, msg_id: str, emit: Emit, progress: _Progress) -> None:
     """Some kernels (IRkernel) ask for input even when told there is none: refuse, interrupt."""
-    assert session.kc is not None
-    socket, wire_session = session.kc.stdin_channel.socket, session.kc.session
     while True:
-        msg = await recv_message(socket, wire_session)
+        msg = await session.recv_stdin()
         if msg["parent_header"].get("msg_id") != msg_id or msg["msg_type"] != "input_request":
             continue
         prompt = msg["content"].get("prompt", "")
@@ -271,7 +265,7 @@ async def _drain(pump: asyncio.Future[None], progress: _Progress, quiet: float =
 
 
 async def _stop_cell(
-    session: KernelSession,
+    session: Kernel,
     pump: asyncio.Future[None],
     reply: asyncio.Future[Any],
     progress: _Progress,
@@ -283,7 +277,8 @@ async def _stop_cell(
     The interrupt waits until the kernel has begun the user's code: ipykernel ignores
     SIGINT between cells, and one that lands while it sets a cell up can make it drop the
     request without a reply. Kernels that never say execute_input get it 0.2 s after
-    "busy". It is sent again every ``RESEND`` seconds until the kernel answers. True when
+    "busy". It is sent again every ``RESEND`` seconds until the kernel answers (with an
+    error or its reply). True when
     the kernel came back by itself (its state is kept).
     """
     end = time.monotonic() + grace
@@ -293,9 +288,10 @@ async def _stop_cell(
             return True
         now = time.monotonic()
         begun = progress.input_seen or (progress.busy_at is not None and now - progress.busy_at > 0.2)
-        if begun and not reply.done() and now >= next_interrupt:
-            await session.interrupt()
-            next_interrupt = now + RESEND
+        reacted = progress.error is not None  # the interrupt landed: a second one would hit its traceback
+        if begun and not reacted and not reply.done() and now >= next_interrupt:
+            await session.interrupt()  # a REST call on a gateway: the pause counts from its answer
+            next_interrupt = time.monotonic() + RESEND
         await asyncio.wait([t for t in (pump, reply) if not t.done()], timeout=0.05)
     pump.cancel()
     reply.cancel()
@@ -315,8 +311,8 @@ def _stop_error(why: str, came_back: bool, restarted: bool) -> dict[str, Any]:
     return {"ename": "CellTimeoutError", "evalue": f"{why} passed; {after}", "traceback": []}
 
 
-def _died(session: KernelSession, emit: Emit, started: float, code: int | None) -> CellOutcome:
-    evalue = f"the {session.kernel_name} kernel {describe_exit(code)} while running this cell"
+def _died(session: Kernel, emit: Emit, started: float, code: int | None) -> CellOutcome:
+    evalue = f"the {session.kernel_name} kernel {session.describe_exit(code)} while running this cell"
     error = {"ename": "DeadKernelError", "evalue": evalue, "traceback": []}
     tail = session.stderr_tail()
     if tail:

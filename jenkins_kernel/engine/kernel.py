@@ -29,7 +29,7 @@ from . import orphans
 from .environment import SECRET_ENV_VARS, kernel_environment
 from .kernelspecs import require_kernel
 from .run_as import KernelUser, UserKernelManager
-from .wire import recv_message_within
+from .wire import recv_message, recv_message_within
 
 __all__ = ["SECRET_ENV_VARS", "KernelInfo", "KernelSession", "describe_exit"]
 
@@ -205,6 +205,21 @@ class KernelSession:
                 return None
             if msg["parent_header"].get("msg_id") == msg_id:
                 return msg
+
+    def execute(self, code: str, *, store_history: bool = True, allow_stdin: bool = False) -> str:
+        """Send an execute_request (the kernel goes on after an error: the engine decides); its msg_id."""
+        assert self.kc is not None
+        return self.kc.execute(code, store_history=store_history, allow_stdin=allow_stdin, stop_on_error=False)
+
+    async def recv_iopub(self) -> dict[str, Any]:
+        assert self.kc is not None
+        return await recv_message(self.kc.iopub_channel.socket, self.kc.session)
+
+    async def recv_stdin(self) -> dict[str, Any]:
+        assert self.kc is not None
+        return await recv_message(self.kc.stdin_channel.socket, self.kc.session)
+
+    describe_exit = staticmethod(describe_exit)
 
     async def exit_code(self) -> int | None:
         """None while the kernel process lives; its exit code (or -signal) once it is gone."""

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..exceptions import JenkinsKernelError
-from .kernel import KernelSession
+from .backends.base import Kernel, KernelBackend
+from .backends.local import LocalBackend
 from .run_as import KernelUser, give
 
 __all__ = ["DemandTracker", "WarmPool", "parse_warm_spec"]
@@ -83,11 +84,10 @@ class DemandTracker:
         return self.clock() - self._starts[-1] if self._starts else float("inf")
 
 
-async def _first_cell(session: KernelSession) -> None:
+async def _first_cell(session: Kernel) -> None:
     """Run an empty cell once: a kernel's first execution pays one-off costs (IPython opens
     its history database), which a warm kernel should have behind it."""
-    assert session.kc is not None
-    msg_id = session.kc.execute("pass", store_history=False)
+    msg_id = session.execute("pass", store_history=False)
     await session.wait_reply(msg_id, timeout=10)
 
 
@@ -103,6 +103,7 @@ class WarmPool:
         room: Callable[[], int] | None = None,
         kernel_env: dict[str, str] | None = None,
         run_as: KernelUser | None = None,
+        backend: KernelBackend | None = None,
     ) -> None:
         """``sizes`` is the floor per kernel name (only these names are kept warm);
         ``memory_budget`` bounds all warm kernels together (bytes); ``room()`` says how many
@@ -111,13 +112,14 @@ class WarmPool:
         self.kernel_env = dict(kernel_env or {})
         self.run_as = run_as
         self.sizes = dict(sizes)
+        self.backend = backend or LocalBackend()
         self.work_root = work_root
         self.on_change = on_change or (lambda: None)
         self.memory_budget = memory_budget
         self.room = room or (lambda: 1 << 30)
         self.kernel_bytes = DEFAULT_KERNEL_BYTES
         self._demand = {k: DemandTracker(idle_timeout) for k in sizes}
-        self._ready: dict[str, list[tuple[str, KernelSession]]] = {k: [] for k in sizes}  # (id, kernel)
+        self._ready: dict[str, list[tuple[str, Kernel]]] = {k: [] for k in sizes}  # (id, kernel)
         self._starting: dict[str, int] = dict.fromkeys(sizes, 0)
         self._tasks: set[asyncio.Task[None]] = set()
         self._refill: asyncio.TimerHandle | None = None
@@ -179,7 +181,9 @@ class WarmPool:
         cwd = self.work_root / session_id
         cwd.mkdir(parents=True, exist_ok=True)
         give(cwd, self.run_as)
-        session = KernelSession(name, cwd=cwd, inherit_env=False, kernel_env=self.kernel_env, run_as=self.run_as)
+        session = self.backend.new_kernel(
+            name, cwd=str(cwd), inherit_env=False, kernel_env=self.kernel_env, run_as=self.run_as
+        )
         try:
             await session.start()
             await _first_cell(session)
@@ -201,7 +205,7 @@ class WarmPool:
         if self._refill is None:  # a take may have scheduled a later fill: leave it be
             self.fill()
 
-    async def take(self, name: str) -> tuple[str, KernelSession] | None:
+    async def take(self, name: str) -> tuple[str, Kernel] | None:
         """A ready kernel of that name and the id of its folder, or None.
 
         Every call counts as demand, whether a kernel was ready or not; refilling starts

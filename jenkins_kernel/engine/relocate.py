@@ -9,16 +9,16 @@ kernel. A language not listed here (or a variable name it cannot spell) gets a f
 
 from __future__ import annotations
 
+import base64
 import json
 import re
-import shlex
 from collections.abc import Callable
 
 from .kernel import KernelSession
 
 __all__ = ["relocate", "relocation_code"]
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _literal(value: object) -> str:
@@ -44,9 +44,17 @@ def _r(cwd: str | None, env: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
 def _bash(cwd: str | None, env: dict[str, str]) -> str:
-    lines = [f"cd -- {shlex.quote(cwd)}"] if cwd else []
-    lines += [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
+    """One line of base64 only: bash_kernel types code into readline in a pty, where a
+    control character in a value (Ctrl-U, Ctrl-A, a newline) would edit or end the line
+    before bash parses any quoting."""
+    lines = [f"cd -- \"$(printf %s '{_b64(cwd)}' | base64 -d)\""] if cwd else []
+    read = "{{ IFS= read -r -d '' {0} < <(printf %s '{1}' | base64 -d); export {0}; }}"
+    lines += [read.format(name, _b64(value)) for name, value in env.items()]
     return " && ".join(lines)
 
 
@@ -68,7 +76,7 @@ _BY_LANGUAGE: dict[str, Callable[[str | None, dict[str, str]], str]] = {
 def relocation_code(language: str, cwd: str | None, env: dict[str, str]) -> str | None:
     """The code that moves a ``language`` kernel to ``cwd`` with ``env``; None if it cannot."""
     make = _BY_LANGUAGE.get(language.lower())
-    if make is None or not all(_NAME.match(name) for name in env):
+    if make is None or not all(_NAME.fullmatch(name) and "\0" not in value for name, value in env.items()):
         return None
     return make(cwd, env)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from ..status import RunStatus
+from .backends.base import Kernel
 from .events import EventStream
 from .executor import Deadline, execute_cell
-from .kernel import KernelSession
 from .results import CellResult, RunResult, describe_error, finish_run
 
 __all__ = ["run_code", "run_deadline"]
@@ -18,7 +18,7 @@ def run_deadline(timeout: float | None) -> Deadline | None:
 
 
 async def run_code(
-    session: KernelSession,
+    session: Kernel,
     code: str,
     stream: EventStream,
     *,

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import JenkinsKernelError, KernelStartError
-from .kernel import KernelSession
+from .backends.base import Kernel, KernelBackend
+from .backends.local import LocalBackend
 from .pool import WarmPool
 from .relocate import relocate
 from .run_as import KernelUser, give
@@ -38,7 +39,7 @@ class ManagedSession:
     cwd: str
     name: str | None
     token_name: str | None
-    kernel_session: KernelSession
+    kernel_session: Kernel
     ready: asyncio.Future[None]
     scratch: bool
     ephemeral: bool
@@ -93,12 +94,14 @@ class SessionManager:
         on_change: Callable[[ManagedSession], None] | None = None,
         kernel_env: dict[str, str] | None = None,
         run_as: KernelUser | None = None,
+        backend: KernelBackend | None = None,
     ) -> None:
         """``on_change`` is told when a session is created, starts, dies, restarts or closes;
         kernels get a clean environment plus ``kernel_env`` (see :mod:`.environment`)."""
         self.kernel_env = dict(kernel_env or {})
         self.run_as = run_as
         self.work_root = work_root
+        self.backend = backend or LocalBackend()
         self.pool = pool
         self.max_sessions = max_sessions
         self.idle_timeout = idle_timeout
@@ -173,7 +176,7 @@ class SessionManager:
                 cwd = str(self.work_root / session_id)
                 Path(cwd).mkdir(parents=True, exist_ok=True)
                 give(cwd, self.run_as)
-            kernel_session = KernelSession(
+            kernel_session = self.backend.new_kernel(
                 kernel, cwd=cwd, env=env, inherit_env=False, kernel_env=self.kernel_env, run_as=self.run_as
             )
             managed = self._new(
@@ -186,7 +189,7 @@ class SessionManager:
         self.on_change(managed)
         return managed
 
-    async def _take_warm(self, kernel: str, cwd: str | None, env: dict[str, str]) -> tuple[str, KernelSession] | None:
+    async def _take_warm(self, kernel: str, cwd: str | None, env: dict[str, str]) -> tuple[str, Kernel] | None:
         """A warm kernel from the pool, moved to ``cwd`` with ``env`` if asked (see relocate)."""
         if self.pool is None:
             return None
@@ -206,7 +209,7 @@ class SessionManager:
     def _new(
         session_id: str,
         kernel: str,
-        kernel_session: KernelSession,
+        kernel_session: Kernel,
         name: str | None,
         token_name: str | None,
         *,

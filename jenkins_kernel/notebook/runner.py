@@ -17,6 +17,7 @@ from typing import Any
 
 from nbformat import NotebookNode
 
+from ..engine.backends.base import Kernel
 from ..engine.events import EventStream, Listener
 from ..engine.executor import CellOutcome, Deadline, execute_cell
 from ..engine.kernel import KernelSession
@@ -84,7 +85,7 @@ async def run_notebook_async(
     output_dir: Path | None = None,
     listeners: Iterable[Listener] = (),
     cancel: asyncio.Event | None = None,
-    session: KernelSession | None = None,
+    session: Kernel | None = None,
     stream: EventStream | None = None,
 ) -> tuple[RunResult, NotebookNode]:
     """Run ``nb``; return how it went and the executed notebook (outputs filled in).
@@ -96,7 +97,7 @@ async def run_notebook_async(
     events continue that stream (the service numbers a run's events from its queued event on).
     """
     kernel_name = session.kernel_name if session else resolve_kernel_name(nb, options.kernel)
-    spec = require_kernel(kernel_name)
+    spec = session.spec if session else require_kernel(kernel_name)
     warnings = check_parameters(nb, options.parameters, options.allow_unknown_parameters)
     if not options.kernel and not notebook_kernel_name(nb):
         warnings.append(f"the notebook names no kernel (metadata.kernelspec); it runs on {kernel_name} (-k to choose)")
@@ -151,7 +152,7 @@ async def run_notebook_async(
 
 async def _run_cells(
     nb: NotebookNode,
-    session: KernelSession,
+    session: Kernel,
     stream: EventStream,
     result: RunResult,
     options: NotebookOptions,
@@ -257,7 +258,7 @@ def _record_cell(cell: NotebookNode, entry: CellResult, outcome: CellOutcome, ta
     meta["jenkins_kernel"] = {"status": entry.status, "duration": round(outcome.duration, 4)}
 
 
-def _record_kernel(nb: NotebookNode, session: KernelSession) -> None:
+def _record_kernel(nb: NotebookNode, session: Kernel) -> None:
     info = session.info
     nb.metadata["kernelspec"] = {
         "name": session.kernel_name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, redirect
 from werkzeug.exceptions import HTTPException
 
 from ..exceptions import JenkinsKernelError
@@ -51,6 +51,12 @@ def create_app(service: AgentService, *, no_auth: bool = False) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(metrics)
     app.register_blueprint(ui)
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        """Browsers ask for it on any page without an icon of its own (a report.html opened
+        alone): the dashboard's icon, rather than a 404 in the console."""
+        return redirect("/ui/static/favicon.svg", 301)
 
     @app.errorhandler(JenkinsKernelError)
     def on_our_error(exc: JenkinsKernelError) -> Response:

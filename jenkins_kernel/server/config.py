@@ -60,6 +60,13 @@ class Settings:
         return Path(self.work_dir) if self.work_dir else data_dir.with_name(data_dir.name + "-sessions")
 
     mlflow_tracking_uri: str = ""
+    kernel_backend: str = "local"
+    gateway_url: str = ""
+    gateway_auth_token: str = ""
+    gateway_headers: dict[str, str] = field(default_factory=dict)
+    gateway_kernel_env: dict[str, str] = field(default_factory=dict)
+    gateway_request_timeout: float = 30.0
+    gateway_connect_timeout: float = 10.0
 
 
 SETTINGS_HELP = {
@@ -91,6 +98,13 @@ SETTINGS_HELP = {
     "kernel_user": "Run kernels as this Unix user (the service must run as root); cells then cannot read the data dir.",
     "kernel_env": "Variables every kernel gets, {NAME: value}, on top of the allowlist of the service's own.",
     "mlflow_tracking_uri": "Also log every notebook run to this MLflow tracking URI (needs jenkins-kernel[mlflow]).",
+    "kernel_backend": "Where kernels run: local (processes here) or gateway (a Kernel/Enterprise Gateway).",
+    "gateway_url": "The gateway's base URL, e.g. http://enterprise-gateway:8888 (kernel_backend gateway).",
+    "gateway_auth_token": "Token sent to the gateway as 'Authorization: token T' (its auth_token).",
+    "gateway_headers": "Extra HTTP headers for the gateway ({name: value}), e.g. a proxy's auth header.",
+    "gateway_kernel_env": "KERNEL_* variables sent with every kernel start, e.g. {KERNEL_NAMESPACE: ml}.",
+    "gateway_request_timeout": "Seconds a gateway REST request may take (a kernel start on a cluster is slow).",
+    "gateway_connect_timeout": "Seconds to connect to the gateway (REST and WebSocket).",
 }
 
 
@@ -103,7 +117,7 @@ def _coerce(name: str, value: Any) -> Any:
             return parse_warm_spec(value)
         if name == "tokens":
             return _tokens(value)
-        if name == "kernel_env":
+        if name == "kernel_env" or kind.startswith("dict[str, str]"):  # gateway_headers, gateway_kernel_env
             return _text_map(value)
         if name == "allowed_roots":
             return (

@@ -133,7 +133,12 @@ def _serve_locked(settings: Settings, lock: DataDirLock) -> None:
 
 
 def check_warm_kernels(settings: Settings) -> None:
-    """A warm pool of a kernel that is not installed is refused at start (exit 5)."""
+    """A warm pool of a kernel that is not installed is refused at start (exit 5).
+
+    A gateway's kernelspecs are not asked here: the gateway may still be starting; the pool
+    logs a kernel it cannot start."""
+    if settings.kernel_backend != "local":
+        return
     installed = installed_kernels()
     unknown = sorted(set(settings.warm) - set(installed))
     if unknown:

@@ -21,8 +21,8 @@ from typing import Any, BinaryIO
 from .. import __version__
 from ..console import ConsoleRenderer
 from ..engine import orphans
+from ..engine.backends import make_backend
 from ..engine.events import Event
-from ..engine.kernelspecs import installed_kernels, require_kernel
 from ..engine.loop import EngineLoop
 from ..engine.pool import WarmPool
 from ..engine.run_as import kernel_user
@@ -72,6 +72,15 @@ class AgentService:
         self.metrics = ServiceMetrics(self)
         self._idempotency = threading.Lock()
         self._close_lost_runs()
+        self.backend = make_backend(
+            settings.kernel_backend,
+            gateway_url=settings.gateway_url,
+            gateway_auth_token=settings.gateway_auth_token,
+            gateway_headers=settings.gateway_headers,
+            gateway_kernel_env=settings.gateway_kernel_env,
+            gateway_request_timeout=settings.gateway_request_timeout,
+            gateway_connect_timeout=settings.gateway_connect_timeout,
+        )
         self._reap_orphans()
         self.engine = EngineLoop()
         self.pool = (
@@ -83,12 +92,14 @@ class AgentService:
                 room=lambda: settings.max_sessions - len(self.sessions.all()),
                 kernel_env=settings.kernel_env,
                 run_as=self.kernel_user,
+                backend=self.backend,
             )
             if settings.warm
             else None
         )
         self.sessions = SessionManager(
             self.work_root,
+            backend=self.backend,
             pool=self.pool,
             max_sessions=settings.max_sessions,
             idle_timeout=settings.session_idle_timeout,
@@ -172,6 +183,7 @@ class AgentService:
             await self.sessions.close_all()
             if self.pool is not None:
                 await self.pool.close()
+            await self.backend.close()
 
         with contextlib.suppress(Exception):
             self.engine.run(shutdown(), timeout=30)
@@ -191,7 +203,7 @@ class AgentService:
 
     def kernelspecs(self) -> list[dict[str, Any]]:
         warm = self.pool.counts() if self.pool else {}
-        return [{**k.to_dict(), "warm": warm.get(name, 0)} for name, k in installed_kernels().items()]
+        return [{**k.to_dict(), "warm": warm.get(name, 0)} for name, k in self.backend.kernelspecs().items()]
 
     # -- sessions ------------------------------------------------------------------------
 
@@ -207,7 +219,7 @@ class AgentService:
     def create_session(self, body: Any, token_name: str | None) -> dict[str, Any]:
         values = check_body(body, SESSION_SPEC)
         kernel = values.get("kernel") or self.settings.default_kernel
-        require_kernel(kernel)
+        self.backend.require_kernel(kernel)
         cwd = check_cwd(values["cwd"], self.allowed_roots) if values.get("cwd") else None
         env = values.get("env") or {}
 
@@ -292,7 +304,7 @@ class AgentService:
             if req.cwd:
                 req.cwd = check_cwd(req.cwd, self.allowed_roots)
             if req.session is None and req.wanted_kernel:
-                require_kernel(req.wanted_kernel)
+                self.backend.require_kernel(req.wanted_kernel)
             run_id = uuid.uuid4().hex
             if req.session:  # an existing session: found without a hop to the engine loop
                 managed = self._existing_session(req)
@@ -355,12 +367,12 @@ class AgentService:
                 refuse_changes(existing, req.cwd, req.env)
             # the request's kernel (or its notebook's) first: a mismatch is an error, not a surprise
             kernel = req.wanted_kernel or (existing.kernel if existing else None) or self.settings.default_kernel
-            require_kernel(kernel)
+            self.backend.require_kernel(kernel)
             return await self.sessions.open(
                 kernel, name=req.session_name, cwd=req.cwd, env=req.env, token_name=token_name
             )
         kernel = req.wanted_kernel or self.settings.default_kernel
-        require_kernel(kernel)
+        self.backend.require_kernel(kernel)
         return await self.sessions.open(kernel, cwd=req.cwd, env=req.env, token_name=token_name, ephemeral=True)
 
     def get_run(self, run_id: str) -> dict[str, Any]:
@@ -435,8 +447,13 @@ class AgentService:
 
     def current_environment(self, kernel: str, cwd: str | None) -> dict[str, Any]:
         """The package set a new ``kernel`` session would have now (``rerun`` compares it)."""
+        from ..engine.kernelspecs import installed_kernels, require_kernel  # a kernel on this machine
         from ..lineage.environment import current_environment
 
+        if kernel not in installed_kernels():  # a path that names nothing: 404, as for a run or session
+            raise NotFound(
+                f"no kernel named {kernel!r} is installed", code="unknown_kernel", hint="GET /api/v1/kernelspecs"
+            )
         spec = require_kernel(kernel)
         folder = check_cwd(cwd, self.allowed_roots) if cwd else str(self.work_root)
         return current_environment(kernel, spec.language, spec.resource_dir, folder).to_dict()

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from ...exceptions import JenkinsKernelError
+from ..auth import is_loopback
 from .access import Identity, csrf_ok, identify, sign_in
 
 __all__ = ["CSP", "REPORT_CSP", "ui"]
@@ -23,10 +25,14 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'self'"
 )
-#: A notebook's report.html (shown in a frame): Jenkins' own default policy for archived
-#: files (the page is made for it: report.css and images are files beside it, no inline
-#: style, no script), framed by the dashboard only.
-REPORT_CSP = "sandbox; default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'self'"
+#: A notebook's report.html: Jenkins' own default policy for archived files (the page is made
+#: for it: report.css and images are files beside it, no inline style, no script), framed by
+#: the dashboard only; but without Jenkins' ``sandbox``: a sandboxed page has an opaque origin,
+#: so the browser would not send the SameSite=Strict sign-in cookie with its stylesheet and
+#: images. The frame's own ``sandbox="allow-same-origin"`` keeps scripts off instead.
+REPORT_CSP = (
+    "default-src 'none'; img-src 'self'; style-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
+)
 OPEN_ENDPOINTS = {"ui.signin", "ui.static"}
 
 ui = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates", static_folder="static")
@@ -35,7 +41,11 @@ ui = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates", st
 @ui.before_request
 def require_identity() -> Response | None:
     g.ui_started = (time.perf_counter(), time.thread_time())
-    g.identity = identify()
+    if current_app.extensions["jenkins_kernel.auth"] is None and not is_loopback(
+        urlsplit("//" + request.host).hostname or ""
+    ):
+        return page_error(403, "Foreign host", "Without tokens the dashboard answers loopback names only.")
+    g.identity = identify()  # (a DNS-rebinding page would come with its own Host)
     if request.endpoint in OPEN_ENDPOINTS:
         return None
     if g.identity is None:

@@ -128,7 +128,8 @@ def report(id: str) -> Response:
     folder URL so that its report.css and images/ resolve to :func:`report_file`."""
     with service().open_artifact(id, "report.html") as opened:
         html = _SCRIPT.sub(b"", opened.read())
-    html = _HEAD.sub(rb'\g<0><link rel="icon" href="data:,">', html, count=1)  # not /favicon.ico (a 404)
+    icon = url_for("ui.static", filename="favicon.svg").encode()  # else the browser asks /favicon.ico (a 404)
+    html = _HEAD.sub(rb'\g<0><link rel="icon" href="' + icon + rb'">', html, count=1)
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = REPORT_CSP
     return response
