@@ -6,6 +6,7 @@ CAP_DAC_OVERRIDE), so that taking the data dir's permissions away really stops i
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -109,7 +110,9 @@ def test_an_unwritable_data_dir_fails_the_run_and_recovers_once_permissions_retu
     data = nobody_home / "data"
     python, env = python_for_nobody()
     env.update(HOME=str(nobody_home), JUPYTER_RUNTIME_DIR=str(nobody_home / "runtime"))
-    svc = ServiceProcess(data, prefix=AS_NOBODY, env=env, python=python).start()
+    config = nobody_home / "config.yaml"  # kernels get an allowlisted environment: hand them the packages
+    config.write_text(json.dumps({"kernel_env": {"PYTHONPATH": env["PYTHONPATH"]}}))
+    svc = ServiceProcess(data, "--config", str(config), prefix=AS_NOBODY, env=env, python=python).start()
     try:
         ticking = "import time\nfor i in range(600):\n    print(i, flush=True)\n    time.sleep(0.05)\n"
         _, _, running = svc.request("POST", "/api/v1/runs", {"code": ticking, "session_name": "s"})
