@@ -127,6 +127,7 @@ def test_client_mode_gives_the_same_exit_codes_and_output_as_embedded(remote, tm
     client = jk("exec", "-c", code, "--timeout", "2", cwd=tmp_path, env=env)
     assert embedded.returncode == client.returncode == expected, client.stderr
     assert client.stdout == embedded.stdout
+    assert client.stderr.splitlines()[-1].startswith("[jenkins-kernel] dashboard: ")  # the run's page, last
     assert _console(client.stderr, remote.backend) == _console(embedded.stderr, "local")
 
 
