@@ -88,7 +88,7 @@ def test_files_a_python_notebook_reads_are_recorded_with_their_hashes(svc, tmp_p
         f"open({str(outside)!r}).read()\nopen('reads.ipynb').read()\nopen('written.txt', 'w').write('x')",
         notebook_name="reads.ipynb",
         cwd=str(work),
-        git={"commit": "0123abc", "branch": "main", "dirty": True, "token": "dropped"},
+        git={"commit": "0123abc", "branch": "main", "dirty": True},  # an unknown key is a 400 (strict input)
     )
     doc = svc.request("GET", f"/api/v1/runs/{run['id']}/lineage")[2]
     files = {f["path"]: (f["direction"], f["sha256"], f["size"]) for f in doc["files"]}

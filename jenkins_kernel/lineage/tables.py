@@ -13,7 +13,7 @@ import sqlite3
 import time
 from typing import Any
 
-__all__ = ["LINEAGE_SCHEMA", "RUN_TABLES", "LineageRecords"]
+__all__ = ["LINEAGE_SCHEMA", "RUN_TABLES", "LineageRecords", "read_lineage"]
 
 LINEAGE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS environments (
@@ -110,36 +110,7 @@ class LineageRecords:
 
     def lineage_for(self, run_id: str) -> dict[str, Any]:
         """A run's lineage: environment (with packages), system, git, metrics and files."""
-        conn = self.reader
-        row = conn.execute("SELECT * FROM run_lineage WHERE run_id = ?", (run_id,)).fetchone()
-        environment = None
-        if row and row["environment_sha256"]:
-            env = conn.execute("SELECT * FROM environments WHERE sha256 = ?", (row["environment_sha256"],)).fetchone()
-            if env:
-                environment = {
-                    "sha256": env["sha256"],
-                    "kernel": env["kernel"],
-                    "language": env["language"],
-                    "packages": json.loads(env["packages"]),
-                }
-        metrics = {
-            r["name"]: r["value"]
-            for r in conn.execute("SELECT name, value FROM run_metrics WHERE run_id = ? ORDER BY name", (run_id,))
-        }
-        files = [
-            dict(r)
-            for r in conn.execute(
-                "SELECT direction, path, size, sha256 FROM run_files WHERE run_id = ? ORDER BY direction, path",
-                (run_id,),
-            )
-        ]
-        return {
-            "environment": environment,
-            "system": json.loads(row["system"]) if row else {},
-            "git": json.loads(row["git"]) if row else {},
-            "metrics": metrics,
-            "files": files,
-        }
+        return read_lineage(self.reader, run_id)
 
     def metric_series(
         self,
@@ -170,3 +141,38 @@ class LineageRecords:
         rows = [dict(r) for r in self.reader.execute(sql, (*args, limit))]
         rows.reverse()
         return rows
+
+
+def read_lineage(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
+    """A run's lineage: environment (with packages), system, git, metrics and files; ``recorded``
+    says whether the run has a lineage row at all (runs from before lineage have none)."""
+    row = conn.execute("SELECT * FROM run_lineage WHERE run_id = ?", (run_id,)).fetchone()
+    environment = None
+    if row and row["environment_sha256"]:
+        env = conn.execute("SELECT * FROM environments WHERE sha256 = ?", (row["environment_sha256"],)).fetchone()
+        if env:
+            environment = {
+                "sha256": env["sha256"],
+                "kernel": env["kernel"],
+                "language": env["language"],
+                "packages": json.loads(env["packages"]),
+            }
+    metrics = {
+        r["name"]: r["value"]
+        for r in conn.execute("SELECT name, value FROM run_metrics WHERE run_id = ? ORDER BY name", (run_id,))
+    }
+    files = [
+        dict(r)
+        for r in conn.execute(
+            "SELECT direction, path, size, sha256 FROM run_files WHERE run_id = ? ORDER BY direction, path",
+            (run_id,),
+        )
+    ]
+    return {
+        "recorded": row is not None,
+        "environment": environment,
+        "system": json.loads(row["system"]) if row else {},
+        "git": json.loads(row["git"]) if row else {},
+        "metrics": metrics,
+        "files": files,
+    }

@@ -1,8 +1,8 @@
 """A run's lineage and metrics as the dashboard shows them, from whatever the store holds.
 
-The lineage tables (``run_lineage``, ``environments``, ``run_metrics``, ``run_files``)
-are the lineage feature's; a store without them (an older data dir) still gets a page:
-metrics are then read from the run's own events (a notebook displays
+The lineage tables are read through :func:`~jenkins_kernel.lineage.tables.read_lineage`,
+as the API reads them. A run recorded before lineage existed still gets a page: its
+metrics are read from its own events (a notebook displays
 ``application/vnd.jenkins-kernel.metrics+json``), and inputs and packages are "not recorded".
 """
 
@@ -13,60 +13,20 @@ import math
 import sqlite3
 from typing import Any
 
+from ...lineage.metrics import METRICS_MIME
+from ...lineage.tables import read_lineage
 from .queries import JOB
 
-__all__ = ["METRICS_MIME", "has_lineage", "lineage_of", "metric_series", "package_changes"]
-
-METRICS_MIME = "application/vnd.jenkins-kernel.metrics+json"
-_TABLES = ("run_lineage", "environments", "run_metrics", "run_files")
-
-
-def has_lineage(conn: sqlite3.Connection) -> bool:
-    marks = ", ".join("?" for _ in _TABLES)
-    sql = f"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ({marks})"
-    return conn.execute(sql, _TABLES).fetchone()[0] == len(_TABLES)
+__all__ = ["METRICS_MIME", "lineage_of", "metric_series", "package_changes"]
 
 
 def lineage_of(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
-    """``{recorded, environment (sha256, packages), git, system, metrics, files}`` of a run."""
-    if not has_lineage(conn):
-        return {
-            "recorded": False,
-            "environment": None,
-            "git": {},
-            "system": {},
-            "files": [],
-            **_event_metrics(conn, run_id),
-        }
-    row = conn.execute("SELECT * FROM run_lineage WHERE run_id = ?", (run_id,)).fetchone()
-    environment = None
-    if row and row["environment_sha256"]:
-        env = conn.execute("SELECT * FROM environments WHERE sha256 = ?", (row["environment_sha256"],)).fetchone()
-        if env:
-            environment = {
-                "sha256": env["sha256"],
-                "language": env["language"],
-                "packages": json.loads(env["packages"]),
-            }
-    metrics = {
-        r["name"]: r["value"]
-        for r in conn.execute("SELECT name, value FROM run_metrics WHERE run_id = ? ORDER BY name", (run_id,))
-    }
-    files = [
-        dict(r)
-        for r in conn.execute(
-            "SELECT direction, path, size, sha256 FROM run_files WHERE run_id = ? ORDER BY direction, path", (run_id,)
-        )
-    ]
-    found = {"metrics": metrics} if metrics else _event_metrics(conn, run_id)
-    return {
-        "recorded": row is not None,
-        "environment": environment,
-        "git": json.loads(row["git"]) if row else {},
-        "system": json.loads(row["system"]) if row else {},
-        "files": files,
-        **found,
-    }
+    """``{recorded, environment (sha256, packages), git, system, metrics, files}`` of a run; a
+    run recorded before lineage existed shows the metrics its own events displayed."""
+    lineage = read_lineage(conn, run_id)
+    if not lineage["metrics"]:
+        lineage.update(_event_metrics(conn, run_id))
+    return lineage
 
 
 def package_changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[dict[str, str]]:
@@ -109,9 +69,8 @@ def _metrics_of_runs(conn: sqlite3.Connection, ids: list[str]) -> dict[str, dict
         return {}
     found: dict[str, dict[str, float]] = {}
     marks = ", ".join("?" for _ in ids)
-    if has_lineage(conn):
-        for r in conn.execute(f"SELECT run_id, name, value FROM run_metrics WHERE run_id IN ({marks})", ids):
-            found.setdefault(r["run_id"], {})[r["name"]] = r["value"]
+    for r in conn.execute(f"SELECT run_id, name, value FROM run_metrics WHERE run_id IN ({marks})", ids):
+        found.setdefault(r["run_id"], {})[r["name"]] = r["value"]
     for run_id in ids:
         if run_id not in found:
             metrics = _event_metrics(conn, run_id)["metrics"]
