@@ -38,6 +38,20 @@ def _health(svc: ServiceProcess) -> tuple[int, dict]:
     return status, body
 
 
+def _fill(path: Path) -> None:
+    """Write zeros to ``path`` until the file system has no space left."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for size in (1 << 20, 4096, 1):
+            try:
+                while os.write(fd, b"\0" * size):
+                    pass
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     mount = tmp_path / "disk"
@@ -56,11 +70,14 @@ def test_a_full_disk_fails_the_run_answers_503_and_recovers_without_a_restart(sm
     try:
         assert svc.run({"code": "print('before')", "session_name": "s"})["exit_code"] == 0
         _, _, flood = svc.request("POST", "/api/v1/runs", {"code": FLOOD, "session_name": "s"})
+        svc.wait_for(lambda: _finished(svc, flood["id"]) or _health(svc)[0] == 503, what="the disk to fill")
+        _fill(small_disk / "filler")  # what a rolled-back write gave back is taken again: the disk stays full
         status, body = svc.wait_for(lambda: (h := _health(svc))[0] == 503 and h, what="/health to answer 503")
         assert body["status"] == "failing" and ("full" in body["reason"] or "space" in body["reason"])
         status, _, refused = svc.request("POST", "/api/v1/runs", {"code": "print(1)"})
         assert status == 503 and refused["error"]["code"] == "storage_unavailable", refused
         ballast.unlink()
+        (small_disk / "filler").unlink()
         svc.wait_for(lambda: _health(svc)[0] == 200, what="/health to answer 200 again")
         ended = svc.wait_for(lambda: _finished(svc, flood["id"]), what="the flooded run to end")
         assert ended["status"] == "failed" and ended["exit_code"] == 1

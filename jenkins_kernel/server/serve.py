@@ -64,12 +64,16 @@ def prepare_settings(settings: Settings) -> list[str]:
 
 def serve(settings: Settings) -> None:
     check_warm_kernels(settings)
-    make_private(Path(settings.data_dir), settings.sessions_dir, settings.kernel_user)
     lock = DataDirLock(settings.data_dir)
     lock.acquire()  # before anything touches the database: one service per data dir
+    umask = os.umask(0o077)
     try:
+        # only once the data dir is ours: a refused serve leaves the folders of the service
+        # that holds the lock alone; and the umask is given back (serve may run in-process)
+        make_private(Path(settings.data_dir), settings.sessions_dir, settings.kernel_user)
         _serve_locked(settings, lock)
     finally:
+        os.umask(umask)
         lock.release()
 
 

@@ -33,7 +33,7 @@ class DataDirLock:
 
     def acquire(self) -> None:
         """Take the lock, or raise (exit 5) naming the service that holds it."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # not inherited by kernels (PEP 446)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
