@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Callable
 
+from .backends.base import Kernel
 from .kernel import KernelSession
 
 __all__ = ["relocate", "relocation_code"]
@@ -81,8 +82,15 @@ def relocation_code(language: str, cwd: str | None, env: dict[str, str]) -> str 
     return make(cwd, env)
 
 
-async def relocate(session: KernelSession, cwd: str | None, env: dict[str, str], timeout: float = 10.0) -> bool:
-    """Move a started kernel; True if it answered ok. A restart then starts it there too."""
+async def relocate(session: Kernel, cwd: str | None, env: dict[str, str], timeout: float = 10.0) -> bool:
+    """Move a started kernel; True if it answered ok. A restart then starts it there too.
+
+    A kernel on a gateway runs on another machine: this machine's folder means nothing
+    there and only its ``KERNEL_*`` variables are passed at start (see the gateway
+    backend), so it is taken as it is."""
+    if not isinstance(session, KernelSession):
+        session.cwd = cwd or session.cwd
+        return True
     code = relocation_code(session.info.language if session.info else "", cwd, env)
     if code is None or session.kc is None:
         return False
