@@ -122,3 +122,12 @@ def backend_settings(request, backend: str) -> str:
     if backend == "enterprise-gateway":
         return request.getfixturevalue("enterprise_gateway").settings()
     return ""
+
+
+#: A cell whose kernel asks for input although told not to (as IRkernel does) and ignores SIGINT.
+ASKS_AND_IGNORES_INTERRUPTS = """
+import signal
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+get_ipython().kernel._allow_stdin = True  # ask anyway
+name = input('name? ')
+"""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import jk
+from conftest import ASKS_AND_IGNORES_INTERRUPTS, jk
 
 
 def test_exec_prints_output_and_exits_0(tmp_path):
@@ -49,6 +49,15 @@ def test_input_fails_fast_saying_stdin_is_not_available(tmp_path):
     assert proc.returncode == 1
     assert time.monotonic() - started < 10
     assert "stdin is not available" in proc.stderr
+
+
+def test_a_kernel_that_asks_for_input_and_ignores_the_interrupt_is_stopped(tmp_path):
+    started = time.monotonic()
+    proc = jk("exec", "-c", ASKS_AND_IGNORES_INTERRUPTS, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert "stdin is not available" in proc.stderr
+    assert "did not stop when interrupted, so it was killed" in proc.stderr
+    assert time.monotonic() - started < 20
 
 
 def test_code_from_file_and_from_stdin(tmp_path):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import INSTALLED, backend_settings, make_notebook, needs_kernel
+from conftest import ASKS_AND_IGNORES_INTERRUPTS, INSTALLED, backend_settings, make_notebook, needs_kernel
 from service import ServiceProcess
 
 #: Tests about executing code run on both kernel backends: local processes and a Kernel Gateway.
@@ -182,6 +182,14 @@ def test_cancel_interrupts_within_two_seconds_and_the_session_stays_usable(svc):
     after = svc.run({"code": "print('still here')", "session_name": "cancel-me"})
     assert after["exit_code"] == 0 and after["log"].startswith("still here")
     assert svc.request("POST", f"/api/v1/runs/{run['id']}/cancel")[0] == 409
+
+
+def test_a_cell_blocked_on_input_is_stopped_and_its_session_restarted(svc):
+    run = svc.run({"code": ASKS_AND_IGNORES_INTERRUPTS, "session_name": "asks"})
+    assert run["status"] == "failed" and run["exit_code"] == 1
+    assert "did not stop when interrupted, so it was restarted" in run["log"]
+    after = svc.run({"code": "print('fresh')", "session_name": "asks"})
+    assert after["exit_code"] == 0 and after["log"].startswith("fresh")
 
 
 @on_every_backend

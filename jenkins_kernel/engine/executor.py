@@ -102,7 +102,7 @@ async def execute_cell(
     cancelled = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
     stdin = asyncio.ensure_future(_refuse_stdin(session, msg_id, emit, progress))
     try:
-        stop = await _watch(session, pump, reply, cancelled, deadlines, progress)
+        stop = await _watch(session, pump, reply, cancelled, stdin, deadlines, progress)
         if stop is None:
             content = reply.result()["content"] if reply.done() and reply.result() else {}
             # The reply decides, as in nbclient: a traceback shown on the way by a cell that
@@ -114,6 +114,16 @@ async def execute_cell(
             await _drain(pump, progress)
             code_ = await session.exit_code()
             outcome = _died(session, emit, outcome.started, code_)
+        elif stop == "stdin":
+            # The cell waits for an answer that will never come: stop it like a timed-out one.
+            came_back = await _stop_cell(session, pump, reply, progress, interrupt_grace, restart_when_stuck)
+            outcome.status = RunStatus.FAILED
+            outcome.error = dict(progress.stdin_refused or {})
+            if not came_back:
+                after = "the kernel did not stop when interrupted, so it was "
+                after += "restarted" if restart_when_stuck else "killed"
+                outcome.error["evalue"] += f"; {after}"
+                emit("error", source="engine", ename="StdinNotAvailable", evalue=after, traceback=[])
         else:
             came_back = await _stop_cell(session, pump, reply, progress, interrupt_grace, restart_when_stuck)
             outcome.status = RunStatus.CANCELLED if stop == "cancel" else RunStatus.TIMED_OUT
@@ -143,13 +153,14 @@ async def _watch(
     pump: asyncio.Future[None],
     reply: asyncio.Future[Any],
     cancelled: asyncio.Future[Any] | None,
+    stdin: asyncio.Future[None],
     deadlines: Sequence[Deadline],
     progress: _Progress,
 ) -> str | None:
     """Wait for the cell to finish; None when it did, else why it must stop."""
     earliest = min(deadlines, key=lambda d: d.at) if deadlines else None
     while not (pump.done() and reply.done()):
-        pending = [t for t in (pump, reply, cancelled) if t is not None and not t.done()]
+        pending = [t for t in (pump, reply, cancelled, stdin) if t is not None and not t.done()]
         wait = LIVENESS_INTERVAL
         if earliest is not None:
             wait = max(0.0, min(wait, earliest.at - time.monotonic()))
@@ -158,6 +169,8 @@ async def _watch(
             raise pump.exception()  # type: ignore[misc]
         if cancelled is not None and cancelled.done():
             return "cancel"
+        if stdin.done() and not stdin.cancelled() and progress.stdin_refused:
+            return "stdin"
         if earliest is not None and time.monotonic() >= earliest.at and not pump.done():
             return earliest.reason
         if reply.done() and not pump.done():
@@ -202,7 +215,11 @@ async def _pump_iopub(session: Kernel, msg_id: str, emit: Emit, progress: _Progr
 
 
 async def _refuse_stdin(session: Kernel, msg_id: str, emit: Emit, progress: _Progress) -> None:
-    """Some kernels (IRkernel) ask for input even when told there is none: refuse, interrupt."""
+    """Some kernels (IRkernel) ask for input even when told there is none: refuse it.
+
+    Returns once a cell asked; the watch loop then stops the cell as it stops a timed-out
+    one (interrupt, and restart or kill a kernel that stays blocked on its question).
+    """
     while True:
         msg = await session.recv_stdin()
         if msg["parent_header"].get("msg_id") != msg_id or msg["msg_type"] != "input_request":
@@ -214,7 +231,7 @@ async def _refuse_stdin(session: Kernel, msg_id: str, emit: Emit, progress: _Pro
             "traceback": [],
         }
         emit("error", source="engine", **progress.stdin_refused)
-        await session.interrupt()
+        return
 
 
 def _display_data(kind: str, content: dict[str, Any]) -> dict[str, Any]:
