@@ -167,7 +167,7 @@ QUERY: dict[str, dict[str, Field]] = {
         "notebook": Text(min_length=0, max_length=1024),
         "limit": Number(1, 10000, integer=True),
     },
-    "environment": {"cwd": Text(min_length=0, max_length=4096)},
+    "environment": {"cwd": Text(min_length=1, max_length=4096)},
 }
 IDEMPOTENCY_KEY = Text(max_length=200, pattern=r"[\x21-\x7e]+", help="1 to 200 printable ASCII characters")
 
