@@ -30,8 +30,10 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Two workers, one test file each: the suite mostly waits on kernels, so it takes half the time.
+PYTEST_WORKERS ?= 2
 pytest: venv
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # The Jenkins plugin: every class compiled against its API stubs, then its JUnit 4 tests
 # against the real service (javac + Debian's junit4; no Maven, no Jenkins jars).
