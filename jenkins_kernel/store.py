@@ -10,9 +10,11 @@ the same writer thread, in the same order as the events it was rendered from.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -30,6 +32,9 @@ __all__ = ["SCHEMA_VERSION", "Store"]
 SCHEMA_VERSION = 1
 #: Seconds between probes of a failing store (so /health turns 200 again by itself).
 PROBE_EVERY = 1.0
+#: A failing store counts as writable again only with this much room: one batch of a run's
+#: output (a database write that fits in the WAL's old pages proves nothing on a full disk).
+MIN_FREE_BYTES = 1 << 20
 #: Bytes the write-ahead log is cut back to after a checkpoint (a flood must not leave it huge).
 WAL_LIMIT = 16 * 1024 * 1024
 log = logging.getLogger(__name__)
@@ -237,9 +242,9 @@ class Store(LineageRecords):
             for _, future in batch:
                 future.set_exception(error)
             return
-        if self.failure is not None:
+        if self.failure is not None and any(func == self._probe for func, _ in batch):
             log.warning("the store can write again: %s", self.data_dir)
-        self.failure = None
+            self.failure = None  # only a probe says so: small writes can succeed on a full disk
         for future, value, error in results:
             if error is None:
                 future.set_result(value)
@@ -256,12 +261,15 @@ class Store(LineageRecords):
         return StorageError(message, hint="free disk space or restore the data dir's permissions; no restart needed")
 
     def _probe(self, conn: sqlite3.Connection) -> None:
-        """A write of the database and of a file in the data dir: both must work."""
+        """A write of the database and of a file in the data dir, and room for a run's output."""
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('probe', ?)", (str(time.time()),))
         probe = self.data_dir / "runs" / ".probe"
         probe.parent.mkdir(parents=True, exist_ok=True)
         probe.write_bytes(b"ok")
         probe.unlink()
+        disk = os.statvfs(self.data_dir)
+        if disk.f_bavail * disk.f_frsize < MIN_FREE_BYTES:
+            raise OSError(errno.ENOSPC, f"No space left on device (less than {MIN_FREE_BYTES >> 20} MB free)")
 
     def check(self, timeout: float = 2.0) -> str | None:
         """None while writes work; else why they fail (tried again now, so it is current)."""
