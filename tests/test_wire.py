@@ -37,3 +37,31 @@ def test_key_order_and_spacing_do_not_matter():
 
 def test_lazy_text_knows_its_encoded_size():
     assert len(LazyText(memoryview(b'"abc"'), 1, 4)) == 3
+
+
+def test_a_message_signed_with_another_key_is_dropped_not_raised():
+    """Another kernel's message on our port (a port race under load) once crashed the CLI."""
+    import asyncio
+
+    import zmq
+    import zmq.asyncio
+    from jupyter_client.session import Session
+
+    from jenkins_kernel.engine.wire import recv_message
+
+    async def main() -> dict:
+        ctx = zmq.asyncio.Context()
+        receiver, sender = ctx.socket(zmq.PAIR), ctx.socket(zmq.PAIR)
+        port = receiver.bind_to_random_port("tcp://127.0.0.1")
+        sender.connect(f"tcp://127.0.0.1:{port}")
+        ours, theirs = Session(key=b"ours"), Session(key=b"theirs")
+        theirs.send(sender, "status", {"execution_state": "idle"})
+        ours.send(sender, "status", {"execution_state": "busy"})
+        try:
+            return await asyncio.wait_for(recv_message(receiver, ours), 10)
+        finally:
+            receiver.close(0)
+            sender.close(0)
+            ctx.term()
+
+    assert asyncio.run(main())["content"] == {"execution_state": "busy"}

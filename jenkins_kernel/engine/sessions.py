@@ -260,6 +260,9 @@ class SessionManager:
         """A fresh kernel for the session (its variables are lost; its id and name stay)."""
         managed.status = "starting"
         self.on_change(managed)
+        own = Path(managed.kernel_session.cwd)
+        if own.parent == Path(self.work_root) and not own.exists():  # its own folder, removed meanwhile
+            own.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             await managed.kernel_session.restart()
         except JenkinsKernelError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections.abc import Iterator
 from hmac import compare_digest
@@ -148,6 +149,7 @@ def _skip_space(view: memoryview, pos: int) -> int:
 
 
 _DELIM = b"<IDS|MSG>"
+log = logging.getLogger(__name__)
 
 
 def decode_message(session: Session, frames: list[Any]) -> dict[str, Any]:
@@ -175,8 +177,18 @@ def decode_message(session: Session, frames: list[Any]) -> dict[str, Any]:
 
 
 async def recv_message(socket: Any, session: Session) -> dict[str, Any]:
-    """The next message on a channel's socket (an await on the socket, no poll first)."""
-    return decode_message(session, await socket.recv_multipart(copy=False))
+    """The next message on a channel's socket (an await on the socket, no poll first).
+
+    A message signed with another key is dropped, as jupyter_client's channels drop it: it
+    is another kernel's (a port taken between jupyter_client choosing it and our kernel
+    binding it), and must neither crash the run nor be read as ours.
+    """
+    while True:
+        frames = await socket.recv_multipart(copy=False)
+        try:
+            return decode_message(session, frames)
+        except ValueError as exc:
+            log.warning("dropped a message that is not this kernel's: %s", exc)
 
 
 async def recv_message_within(socket: Any, session: Session, timeout: float | None) -> dict[str, Any] | None:
