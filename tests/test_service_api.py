@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 
@@ -190,6 +191,17 @@ def test_a_cell_blocked_on_input_is_stopped_and_its_session_restarted(svc):
     assert "did not stop when interrupted, so it was restarted" in run["log"]
     after = svc.run({"code": "print('fresh')", "session_name": "asks"})
     assert after["exit_code"] == 0 and after["log"].startswith("fresh")
+
+
+def test_a_session_whose_folder_was_removed_restarts_in_a_new_one(svc):
+    status, _, session = svc.request("POST", "/api/v1/sessions", {"name": "folder-gone"})
+    assert status == 201
+    svc.run({"code": "print(1)", "session": session["id"]})  # ready
+    shutil.rmtree(session["cwd"])
+    status, _, restarted = svc.request("POST", f"/api/v1/sessions/{session['id']}/restart")
+    assert status == 200 and restarted["status"] == "idle", restarted
+    after = svc.run({"code": "import os; print(os.getcwd())", "session": session["id"]})
+    assert after["exit_code"] == 0 and after["log"].startswith(session["cwd"])
 
 
 @on_every_backend

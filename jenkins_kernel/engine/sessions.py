@@ -173,9 +173,7 @@ class SessionManager:
             session_id = uuid.uuid4().hex
             scratch = not cwd
             if scratch:
-                cwd = str(self.work_root / session_id)
-                Path(cwd).mkdir(parents=True, exist_ok=True)
-                give(cwd, self.run_as)
+                cwd = self._make_scratch(session_id)
             kernel_session = self.backend.new_kernel(
                 kernel, cwd=cwd, env=env, inherit_env=False, kernel_env=self.kernel_env, run_as=self.run_as
             )
@@ -204,6 +202,13 @@ class SessionManager:
         await kernel_session.kill()
         shutil.rmtree(self.work_root / session_id, ignore_errors=True)
         return None
+
+    def _make_scratch(self, session_id: str) -> str:
+        """The session's own folder under ``work_root`` (made if missing), the kernel user's."""
+        folder = self.work_root / session_id
+        folder.mkdir(parents=True, exist_ok=True)
+        give(folder, self.run_as)
+        return str(folder)
 
     @staticmethod
     def _new(
@@ -260,9 +265,8 @@ class SessionManager:
         """A fresh kernel for the session (its variables are lost; its id and name stay)."""
         managed.status = "starting"
         self.on_change(managed)
-        own = Path(managed.kernel_session.cwd)
-        if own.parent == Path(self.work_root) and not own.exists():  # its own folder, removed meanwhile
-            own.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if managed.scratch:  # its own folder may have been removed meanwhile
+            self._make_scratch(managed.id)
         try:
             await managed.kernel_session.restart()
         except JenkinsKernelError as exc:
