@@ -170,6 +170,7 @@ class JenkinsKernelGroup(click.Group):
     def main(self, args: Any = None, prog_name: str | None = None, *rest: Any, **extra: Any) -> Any:
         if extra.get("standalone_mode", True) is False or rest:
             return super().main(args, prog_name, *rest, **extra)
+        skip_slow_optional_imports()
         argv = list(sys.argv[1:] if args is None else args)
         extra["standalone_mode"] = False
         try:
@@ -189,6 +190,19 @@ class JenkinsKernelGroup(click.Group):
             click.echo("Aborted!", err=True)
             sys.exit(RunStatus.CANCELLED.exit_code)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+#: Optional modules that cost a command far more to import than they give it.
+#: ``rfc3987_syntax`` (installed with jupyter_server) is what jsonschema, under nbformat,
+#: checks the "iri" string format with; it builds a grammar when imported: 1.2-1.4 s here,
+#: a third of a notebook run (python-jsonschema/jsonschema#1428). Notebook schemas use no
+#: such format, so the command tells jsonschema it is not there.
+SLOW_OPTIONAL_IMPORTS = ("rfc3987_syntax",)
+
+
+def skip_slow_optional_imports() -> None:
+    for name in SLOW_OPTIONAL_IMPORTS:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "not installed"
 
 
 @click.group(

@@ -175,3 +175,14 @@ def test_the_example_notebooks_behave_as_documented(tmp_path):
     assert jk("run", str(ROOT / "examples" / "failing.ipynb"), "-o", "f", cwd=tmp_path).returncode == 1
     executed = read_notebook(tmp_path / "train" / "executed.ipynb")
     assert "epoch  150" in stream_text(executed.cells[4])
+
+
+def test_a_run_leaves_the_users_ipython_history_alone(tmp_path):
+    """CI runs must not write the user's history.sqlite: twenty kernels sharing it wait on
+    its lock, and each write costs a short cell a quarter of its time."""
+    ipython_dir = tmp_path / "ipython"
+    nb = make_notebook(tmp_path / "history.ipynb", ["x = 1", "print(get_ipython().history_manager.hist_file)"])
+    proc = jk("run", str(nb), cwd=tmp_path, env={"IPYTHONDIR": str(ipython_dir)})
+    assert proc.returncode == 0, proc.stderr
+    assert ":memory:" in proc.stdout
+    assert not list(ipython_dir.rglob("history.sqlite"))

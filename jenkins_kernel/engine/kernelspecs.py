@@ -18,6 +18,7 @@ class KernelSpecInfo:
     language: str
     display_name: str
     resource_dir: str
+    argv: tuple[str, ...] = ()  # the kernelspec's command line (empty for a gateway's)
 
     def to_dict(self) -> dict[str, str]:
         return {"name": self.name, "language": self.language, "display_name": self.display_name}
@@ -49,6 +50,7 @@ def _find_kernels() -> dict[str, KernelSpecInfo]:
             language=str(entry["spec"].get("language", "")),
             display_name=str(entry["spec"].get("display_name", name)),
             resource_dir=str(entry["resource_dir"]),
+            argv=tuple(str(part) for part in entry["spec"].get("argv", [])),
         )
         for name, entry in sorted(found.items())
     }
