@@ -344,3 +344,32 @@ def test_cancelling_a_run_that_waits_for_its_kernel_leaves_the_session_usable(sv
     first = svc.request("GET", f"/api/v1/runs/{run['id']}")[2]
     assert first["status"] in ("cancelled", "succeeded")
     svc.request("DELETE", f"/api/v1/sessions/{session['id']}")
+
+
+def test_a_flood_arrives_in_bounded_messages_in_the_order_it_was_written(svc):
+    """One print of 3 MB reaches the service as messages of at most 1 MiB (the service holds
+    one at a time, not the whole flood), and stdout and stderr keep their order."""
+    code = "import sys\nprint('a' * 3_000_000)\nsys.stderr.write('b' * 2_500_000)\nprint('end')"
+    run = svc.run({"code": code, "kernel": "python3"})
+    assert run["status"] == "succeeded", run["message"]
+    _, _, answer = svc.request("GET", f"/api/v1/runs/{run['id']}/events?limit=1000")
+    streams = [e["data"] for e in answer["events"] if e["type"] == "stream"]
+    assert max(len(s["text"]) for s in streams) <= 1 << 20
+    merged: list[list[str]] = []
+    for s in streams:
+        if merged and merged[-1][0] == s["name"]:
+            merged[-1][1] += s["text"]
+        else:
+            merged.append([s["name"], s["text"]])
+    assert merged == [["stdout", "a" * 3_000_000 + "\n"], ["stderr", "b" * 2_500_000], ["stdout", "end\n"]]
+
+
+def test_a_waited_answer_carries_the_end_of_a_long_log(svc):
+    code = "for i in range(3000):\n    print(f'{i:04d} ' + 'x' * 995)\nprint('the end')"
+    run = svc.run({"code": code, "kernel": "python3"})
+    assert len(run["log"].encode()) <= 1 << 20 and run["log_start"] > 0
+    assert run["log"].split(" ")[0].isdigit() and "the end\n[jenkins-kernel] succeeded" in run["log"]
+    _, _, whole = svc.request("GET", f"/api/v1/runs/{run['id']}/log")
+    assert whole[run["log_start"] :].decode() == run["log"] and whole.startswith(b"0000 x")
+    short = svc.run({"code": "print('short')", "kernel": "python3"})
+    assert short["log"].startswith("short\n") and short["log_start"] == 0

@@ -79,12 +79,20 @@ class KernelInfo:
         return dict(self.__dict__)
 
 
+#: Run in each IPython kernel at its start: no stream message larger than 1 MB.
+IPYKERNEL_STARTUP = Path(__file__).with_name("ipykernel_startup.py")
+
+
 def ipython_arguments(argv: Sequence[str]) -> list[str]:
-    """Extra arguments for an IPython kernel: its history stays in memory. Kernels sharing
-    one ``history.sqlite`` wait on its lock, a CI run has no use for the next session's
-    history, and writing it costs a quarter of a short cell's CPU (as in nbclient's tests)."""
+    """Extra arguments for an IPython kernel.
+
+    Its history stays in memory: kernels sharing one ``history.sqlite`` wait on its lock,
+    a CI run has no use for the next session's history, and writing it costs a quarter of
+    a short cell's CPU (nbclient's tests do the same). And it sends output in messages of
+    at most 1 MB (:mod:`.ipykernel_startup`), so a flood never arrives as one message.
+    """
     if any("ipykernel" in part for part in argv):
-        return ["--HistoryManager.hist_file=:memory:"]
+        return ["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_files={IPYKERNEL_STARTUP}"]
     return []
 
 

@@ -252,7 +252,7 @@ def start_run() -> tuple[Response, int]:
     g.created_id = run["id"]
     if wait > 0:
         run = service().wait_run(run["id"], wait)
-        run["log"] = service().store.read_log(run["id"], 0, run["log_size"]).decode("utf-8", "replace")
+        run["log"], run["log_start"] = service().log_tail(run)
     response = jsonify(with_dashboard(run))
     response.headers["Location"] = run["links"]["self"]
     if not created:

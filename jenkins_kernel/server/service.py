@@ -42,6 +42,9 @@ __all__ = ["AgentService", "Conflict", "NotFound"]
 log = logging.getLogger(__name__)
 LOST_MESSAGE = "the service stopped while the run was in flight"
 MAX_WAIT = 300.0
+#: Console text a ``?wait`` answer carries at most: the end of a longer log (where the
+#: error is), so that a flood's answer stays small. The whole log is at ``links.log``.
+WAIT_LOG_BYTES = 1 << 20
 
 
 class NotFound(RejectedError):
@@ -391,6 +394,18 @@ class AgentService:
             if live.inserted is not None and live.inserted.done() and live.inserted.exception() is not None:
                 raise live.inserted.exception()  # type: ignore[misc]
         return self.get_run(run_id)
+
+    def log_tail(self, run: dict[str, Any]) -> tuple[str, int]:
+        """The end of a run's console text (at most WAIT_LOG_BYTES, from a line start) and
+        the byte offset it starts at."""
+        size = run["log_size"]
+        start = max(0, size - WAIT_LOG_BYTES)
+        data = self.store.read_log(run["id"], start, size)
+        if start > 0:
+            newline = data.find(b"\n")
+            if newline >= 0:
+                data, start = data[newline + 1 :], start + newline + 1
+        return data.decode("utf-8", "replace"), start
 
     def cancel_run(self, run_id: str) -> dict[str, Any]:
         run = self.get_run(run_id)
