@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import stat
+import time
 
 import pytest
 
@@ -246,3 +248,21 @@ def test_sh_steps_share_a_kernel_through_a_named_session_then_close_it(remote, t
     assert remote.request("GET", "/api/v1/sessions/jenkins-job-7")[0] == 404
     proc = jk("exec", "--session", "x", "-c", "1", cwd=tmp_path)
     assert proc.returncode == 5 and "--session needs --server" in proc.stderr
+
+
+def test_reports_wait_for_busy_runs_but_come_at_once_when_asked_for_and_at_stop(tmp_path):
+    """report.html is rendered after the runs executing meanwhile (a burst must not pay for
+    it), yet listing the artifacts gets it at once and stopping the service writes it."""
+    svc = ServiceProcess(tmp_path / "data", "--warm", "python3=1").start()
+    try:
+        svc.request("POST", "/api/v1/runs", {"code": "import time; time.sleep(60)", "kernel": "python3"})
+        nb = make_notebook(tmp_path / "n.ipynb", ["print(1)"])
+        body = {"notebook": json.loads(nb.read_text()), "notebook_name": "n.ipynb"}
+        first = svc.run(body)
+        asked = time.monotonic()
+        names = {a["name"] for a in svc.request("GET", f"/api/v1/runs/{first['id']}/artifacts")[2]["artifacts"]}
+        assert "report.html" in names and time.monotonic() - asked < 1.5
+        second = svc.run(body)
+    finally:
+        svc.stop()
+    assert (tmp_path / "data" / "runs" / second["id"] / "artifacts" / "report.html").stat().st_size > 0

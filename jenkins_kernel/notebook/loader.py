@@ -3,22 +3,37 @@
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
 
 import nbformat
 from nbformat import NotebookNode
-from nbformat.validator import MissingIDFieldWarning
+from nbformat.validator import MissingIDFieldWarning, get_validator
 
 from ..engine.kernelspecs import installed_kernels
 from ..exceptions import InvalidNotebookError, RejectedError
 from .cells import fit_cell_ids
 
-__all__ = ["NATIVE_KERNEL", "load_notebook", "notebook_kernel_name", "parse_notebook"]
+__all__ = ["NATIVE_KERNEL", "load_notebook", "notebook_kernel_name", "parse_notebook", "prepare_validator"]
 
 #: The kernel a notebook that names none runs on (nbclient and papermill do the same).
 NATIVE_KERNEL = "python3"
+
+
+_compiling = threading.Lock()
+
+
+def prepare_validator(minor: int | None = None) -> None:
+    """Compile nbformat's validator for v4.``minor`` notebooks (the current minor if None).
+
+    nbformat compiles it on first use, ~0.2 s of CPU; notebooks arriving at once would each
+    compile it. Under this lock one does and the others wait; the service calls this at
+    start so that its first notebook does not pay it at all.
+    """
+    with _compiling:
+        get_validator(4, minor)
 
 
 def load_notebook(path: str | Path) -> NotebookNode:
@@ -54,6 +69,8 @@ def parse_notebook(raw: str | dict[str, Any], source: str = "the notebook") -> N
         )
     if _repair_kernelspec(decoded):
         text = json.dumps(decoded)
+    minor = decoded.get("nbformat_minor") if decoded.get("nbformat") == 4 else None
+    prepare_validator(minor if isinstance(minor, int) and minor >= 0 else None)
     captured: dict[str, Any] = {}
     try:
         with warnings.catch_warnings():

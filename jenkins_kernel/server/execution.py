@@ -53,6 +53,10 @@ FLUSH_BYTES = 1 << 20
 #: Bytes handed to the store's writer and not yet written, at most: past this the engine
 #: loop waits for the writer instead of holding a flood in memory.
 BACKLOG_BYTES = 8 << 20
+#: A notebook's report.html is rendered once no run is executing, or this many seconds
+#: after its run ended: rendering costs a core ~15 ms that a burst of runs needs more.
+#: Asking for the run's artifacts (or stopping the service) renders it at once.
+REPORT_DEFER = 2.0
 
 
 @dataclass(eq=False)
@@ -196,9 +200,17 @@ class RunExecutor:
         self.live_runs: dict[str, LiveRun] = {}
         self.pending: dict[str, concurrent.futures.Future[Any]] = {}  # artifacts still being written
         self._tasks: set[asyncio.Task[None]] = set()
+        self.executing = 0  # runs between taking their session and ending
+        self._quiet = asyncio.Event()  # set while no run is executing
+        self._quiet.set()
+        self._urgent: dict[str, asyncio.Event] = {}  # reports someone waits for
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Reports are rendered one at a time: at most one competes with new runs.
+        self._renderer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="reports")
 
     def start(self, live: LiveRun, managed: ManagedSession, req: RunRequest) -> None:
         """Called on the engine loop: the run's task begins."""
+        self._loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(self.execute(live, managed, req))
         self._tasks.add(task)  # the loop keeps only weak references to tasks
         task.add_done_callback(self._tasks.discard)
@@ -206,6 +218,9 @@ class RunExecutor:
     def wait_for_artifacts(self, run_id: str, timeout: float = 120.0) -> None:
         pending = self.pending.get(run_id)
         if pending is not None:
+            urgent = self._urgent.get(run_id)
+            if urgent is not None and self._loop is not None:
+                self._loop.call_soon_threadsafe(urgent.set)
             try:
                 pending.result(timeout=timeout)
             except Exception:
@@ -238,7 +253,11 @@ class RunExecutor:
             if req.inputs:
                 owner = functools.partial(give, user=self.sessions.run_as)
                 await asyncio.to_thread(unpack_inputs, Path(managed.cwd), req.inputs, owner)
-            result = await self._run(managed, req, stream, live, artifacts)
+            self._executing(+1)
+            try:
+                result = await self._run(managed, req, stream, live, artifacts)
+            finally:
+                self._executing(-1)
         except StorageError as exc:
             recorder.fail(exc)
         except JenkinsKernelError as exc:
@@ -263,6 +282,22 @@ class RunExecutor:
             await self._finish(live, result, artifacts, recorder)
             if managed.ephemeral:
                 await self.sessions.close(managed, grace=0.2)
+
+    def _executing(self, change: int) -> None:
+        self.executing += change
+        if self.executing:
+            self._quiet.clear()
+        else:
+            self._quiet.set()
+
+    async def finish_reports(self, timeout: float = 30.0) -> None:
+        """Render every deferred report now and wait for them (the service stops)."""
+        for urgent in self._urgent.values():
+            urgent.set()
+        pending = [asyncio.wrap_future(f) for f in list(self.pending.values())]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+        self._renderer.shutdown(wait=False)
 
     async def _bring_back(self, live: LiveRun, managed: ManagedSession, patterns: list[str], artifacts: Path) -> None:
         """Copy the run's declared output files into its artifacts and record their hashes."""
@@ -382,8 +417,16 @@ class RunExecutor:
         self, run_id: str, executed: Any, result: RunResult, artifacts: Path, after: asyncio.Future[Any]
     ) -> None:
         await after
+        urgent = self._urgent.setdefault(run_id, asyncio.Event())
+        if not self._quiet.is_set():
+            waiters = {asyncio.ensure_future(self._quiet.wait()), asyncio.ensure_future(urgent.wait())}
+            _, waiting = await asyncio.wait(waiters, timeout=REPORT_DEFER, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiting:
+                waiter.cancel()
+        self._urgent.pop(run_id, None)
+        loop = asyncio.get_running_loop()
         try:
-            await asyncio.to_thread(write_html_report, executed, result, artifacts)
+            await loop.run_in_executor(self._renderer, write_html_report, executed, result, artifacts)
         except Exception:
             log.exception("report.html of run %s could not be written", run_id)
         if self.settings.mlflow_tracking_uri:

@@ -78,8 +78,11 @@ def serve(settings: Settings) -> None:
 
 
 def _serve_locked(settings: Settings, lock: DataDirLock) -> None:
+    import threading
+
     import waitress
 
+    from ..notebook.loader import prepare_validator
     from .app import create_app
     from .service import AgentService
 
@@ -114,6 +117,7 @@ def _serve_locked(settings: Settings, lock: DataDirLock) -> None:
     lock.describe(url)
     service = AgentService(settings)
     apps.append(create_app(service, no_auth=settings.no_auth))
+    threading.Thread(target=prepare_validator, name="nbformat-validator", daemon=True).start()
     for note in notes:
         print(f"jenkins-kernel: {note}", file=sys.stderr)
     print(f"jenkins-kernel: file descriptors: up to {fd_limit}", file=sys.stderr)

@@ -184,6 +184,7 @@ class AgentService:
             for live in self._live.values():
                 live.cancel.set()
             await self.sessions.close_all()
+            await self.runs.finish_reports()  # a report deferred behind other runs is written now
             if self.pool is not None:
                 await self.pool.close()
             await self.backend.close()
