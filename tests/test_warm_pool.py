@@ -3,12 +3,14 @@ sessions that ask for their own folder and variables."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from jenkins_kernel.engine import pool as pool_module
 from jenkins_kernel.engine.pool import DemandTracker, WarmPool
 
 from service import ServiceProcess
@@ -109,3 +111,57 @@ def test_a_burst_of_new_sessions_teaches_the_pool_to_warm_as_many_for_the_next(p
     assert all(s["warm_start"] for s in second), second
     for s in second:
         pooled.request("DELETE", f"/api/v1/sessions/{s['id']}")
+
+
+class _InstantKernel:
+    """A kernel that is ready at once: the pool's decisions without kernel boots."""
+
+    async def start(self) -> _InstantKernel:
+        return self
+
+    def execute(self, code: str, **_: object) -> str:
+        return "msg"
+
+    async def wait_reply(self, msg_id: str, timeout: float | None) -> dict:
+        return {}
+
+    async def exit_code(self) -> None:
+        return None
+
+    def resident_bytes(self) -> int:
+        return 1
+
+    async def kill(self) -> None:
+        return None
+
+
+class _InstantBackend:
+    def new_kernel(self, name: str, **_: object) -> _InstantKernel:
+        return _InstantKernel()
+
+
+def test_the_pool_grows_past_its_floor_only_once_no_run_is_executing(tmp_path, monkeypatch):
+    """Boots cost a core each: while runs execute the pool only keeps its floor, and grows
+    to the burst it learnt once they are done."""
+    monkeypatch.setattr(pool_module, "QUIET_DELAY", 0.05)
+    busy = [True]
+
+    async def until(predicate) -> None:
+        deadline = time.monotonic() + 10
+        while not predicate():
+            assert time.monotonic() < deadline, "timed out"
+            await asyncio.sleep(0.01)
+
+    async def scenario() -> None:
+        pool = WarmPool({"python3": 1}, tmp_path, busy=lambda: busy[0], backend=_InstantBackend())
+        for _ in range(4):  # four sessions opened at once
+            pool._demand["python3"].record()
+        pool.fill()
+        await until(lambda: pool.counts()["python3"] == 1)
+        assert not any(pool._starting.values()), "no growth while runs execute"
+        busy[0] = False
+        pool.fill_when_idle()
+        await until(lambda: pool.counts()["python3"] == 4)
+        await pool.close()
+
+    asyncio.run(scenario())

@@ -9,7 +9,11 @@ sessions the service may hold.
 
 Kernels are started one at a time and only ``REFILL_DELAY`` after the last take: starting
 a kernel costs a core for half a second (bash: 2.7 s), which must not slow the runs that
-just took warm kernels. Each warm kernel has its own fresh working directory.
+just took warm kernels. Growing past the floor waits, in addition, until no run is
+executing for ``QUIET_DELAY`` (``busy()``; the service calls :meth:`WarmPool.fill_when_idle`
+when its last run ends): twenty
+sessions opened at once must not have twenty boots compete with their first cells. Each
+warm kernel has its own fresh working directory.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ __all__ = ["DemandTracker", "WarmPool", "parse_warm_spec"]
 log = logging.getLogger(__name__)
 #: Seconds between taking a warm kernel and starting its replacement.
 REFILL_DELAY = 1.0
+#: Growing past the floor waits until no run has executed for this long.
+QUIET_DELAY = 1.0
 #: Session starts this close together count as one burst.
 BURST_WINDOW = 5.0
 #: What a kernel is assumed to cost until one has been measured (python3 idles at ~52 MB).
@@ -101,14 +107,16 @@ class WarmPool:
         memory_budget: int = 2048 * 1024 * 1024,
         idle_timeout: float = 600.0,
         room: Callable[[], int] | None = None,
+        busy: Callable[[], bool] | None = None,
         kernel_env: dict[str, str] | None = None,
         run_as: KernelUser | None = None,
         backend: KernelBackend | None = None,
     ) -> None:
         """``sizes`` is the floor per kernel name (only these names are kept warm);
         ``memory_budget`` bounds all warm kernels together (bytes); ``room()`` says how many
-        more sessions the service may open. Warm kernels are the service's: a clean
-        environment plus ``kernel_env``."""
+        more sessions the service may open; ``busy()`` says whether runs are executing (the
+        pool then keeps to its floor). Warm kernels are the service's: a clean environment
+        plus ``kernel_env``."""
         self.kernel_env = dict(kernel_env or {})
         self.run_as = run_as
         self.sizes = dict(sizes)
@@ -117,6 +125,7 @@ class WarmPool:
         self.on_change = on_change or (lambda: None)
         self.memory_budget = memory_budget
         self.room = room or (lambda: 1 << 30)
+        self.busy = busy or (lambda: False)
         self.kernel_bytes = DEFAULT_KERNEL_BYTES
         self._demand = {k: DemandTracker(idle_timeout) for k in sizes}
         self._ready: dict[str, list[tuple[str, Kernel]]] = {k: [] for k in sizes}  # (id, kernel)
@@ -160,6 +169,8 @@ class WarmPool:
                 self.on_change()
         if any(self._starting.values()):
             return
+        if self.busy():  # only the floor now; the rest once the runs are done
+            targets = {name: min(target, self.sizes[name]) for name, target in targets.items()}
         for name, target in targets.items():
             if len(self._ready[name]) < target:
                 self._starting[name] += 1
@@ -223,6 +234,17 @@ class WarmPool:
                 return session_id, session
             await session.kill()
         return None
+
+    def fill_when_idle(self) -> None:
+        """The runs are done: grow toward the target once they have stayed done for
+        QUIET_DELAY (a boot begun meanwhile fills again when it is ready)."""
+        if not self._closed and not any(self._starting.values()):
+            self._schedule_fill(max(QUIET_DELAY, self._refill_left()))
+
+    def _refill_left(self) -> float:
+        if self._refill is None:
+            return 0.0
+        return max(0.0, self._refill.when() - asyncio.get_running_loop().time())
 
     async def shrink_when_idle(self, every: float = 30.0) -> None:
         """Run forever: give back what a past burst taught once its demand has expired."""

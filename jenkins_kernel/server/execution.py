@@ -16,6 +16,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,8 +202,10 @@ class RunExecutor:
         self.pending: dict[str, concurrent.futures.Future[Any]] = {}  # artifacts still being written
         self._tasks: set[asyncio.Task[None]] = set()
         self.executing = 0  # runs between taking their session and ending
+        self.quiet_since = time.monotonic()  # when the last executing run ended
         self._quiet = asyncio.Event()  # set while no run is executing
         self._quiet.set()
+        self.on_quiet: list[Callable[[], None]] = []  # called when the last executing run ends
         self._urgent: dict[str, asyncio.Event] = {}  # reports someone waits for
         self._loop: asyncio.AbstractEventLoop | None = None
         # Reports are rendered one at a time: at most one competes with new runs.
@@ -289,6 +292,13 @@ class RunExecutor:
             self._quiet.clear()
         else:
             self._quiet.set()
+            self.quiet_since = time.monotonic()
+            for callback in self.on_quiet:
+                callback()
+
+    def idle_for(self) -> float:
+        """Seconds since the last run stopped executing (0 while one executes)."""
+        return 0.0 if self.executing else time.monotonic() - self.quiet_since
 
     async def finish_reports(self, timeout: float = 30.0) -> None:
         """Render every deferred report now and wait for them (the service stops)."""

@@ -24,7 +24,7 @@ from ..engine import orphans
 from ..engine.backends import make_backend
 from ..engine.events import Event
 from ..engine.loop import EngineLoop
-from ..engine.pool import WarmPool
+from ..engine.pool import QUIET_DELAY, WarmPool
 from ..engine.run_as import kernel_user
 from ..engine.sessions import ManagedSession, SessionManager
 from ..exceptions import RejectedError, StorageError
@@ -93,6 +93,7 @@ class AgentService:
                 memory_budget=settings.warm_memory_mb * 1024 * 1024,
                 idle_timeout=settings.warm_idle_timeout,
                 room=lambda: settings.max_sessions - len(self.sessions.all()),
+                busy=lambda: self.runs.idle_for() < QUIET_DELAY,
                 kernel_env=settings.kernel_env,
                 run_as=self.kernel_user,
                 backend=self.backend,
@@ -111,6 +112,8 @@ class AgentService:
             run_as=self.kernel_user,
         )
         self.runs = RunExecutor(self.store, self.sessions, settings, self.metrics)
+        if self.pool is not None:
+            self.runs.on_quiet.append(self.pool.fill_when_idle)
         self._live = self.runs.live_runs
         self.engine.run(self._start_background())
         self._stopping = threading.Event()
