@@ -9,23 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
-
-from nbformat import NotebookNode
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .engine.events import EventStream, Listener
 from .engine.kernel import KernelSession
+from .engine.kernelspecs import installed_kernels
 from .engine.results import RunResult, finish_run
 from .engine.runs import run_code
 from .exceptions import JenkinsKernelError
 from .notebook.images import ImageSaver
-from .notebook.loader import load_notebook
-from .notebook.parameters import collect_parameters
-from .notebook.runner import NotebookOptions, run_notebook_async
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+    from .notebook.runner import NotebookOptions
 
 __all__ = ["default_output_dir", "execute", "notebook_path", "origin_from_env", "run_notebook"]
 
@@ -82,26 +84,85 @@ def run_notebook(
     data dir) the run is recorded in that store, as the service records its runs; its
     id is ``result.lineage["run_id"]``. ``notebook`` runs those cells instead of the
     file's (a rerun of recorded bytes), named and placed as ``path``.
+
+    The kernel a notebook names is started first: it boots (half a second, on a core of
+    its own) while this process imports nbformat and reads, validates and parameterizes
+    the notebook.
     """
-    nb = notebook if notebook is not None else load_notebook(path)
-    opts = NotebookOptions(parameters=collect_parameters(nb, parameters, parameters_file, param_env), **options)
-    opts.cwd = opts.cwd or str(Path(path).resolve().parent)
-    opts.path = opts.path or notebook_path(path)
-    opts.origin = opts.origin or origin_from_env()
     out = Path(output_dir) if output_dir is not None else default_output_dir(path)
+    early = _named_kernel(path, options.get("kernel")) if notebook is None else None
 
-    async def main(cancel: asyncio.Event) -> RunResult:
-        result, _ = await run_notebook_async(
-            nb, opts, name=Path(path).name, output_dir=out, listeners=listeners, cancel=cancel
-        )
-        return result
+    def prepare() -> tuple[NotebookNode, NotebookOptions]:
+        from .notebook.loader import load_notebook
+        from .notebook.parameters import collect_parameters
+        from .notebook.runner import NotebookOptions
 
-    result = _run_cancellable(main)
+        nb = notebook if notebook is not None else load_notebook(path)
+        opts = NotebookOptions(parameters=collect_parameters(nb, parameters, parameters_file, param_env), **options)
+        opts.cwd = opts.cwd or str(Path(path).resolve().parent)
+        opts.path = opts.path or notebook_path(path)
+        opts.origin = opts.origin or origin_from_env()
+        return nb, opts
+
+    async def main(cancel: asyncio.Event) -> tuple[RunResult, NotebookNode, NotebookOptions]:
+        session: KernelSession | None = None
+        starting: asyncio.Future[Any] | None = None
+        if early is not None:
+            cwd = options.get("cwd") or str(Path(path).resolve().parent)
+            session = KernelSession(early, cwd=cwd, env=options.get("env") or {})
+            starting = asyncio.ensure_future(session.start())
+        try:
+            nb, opts = await asyncio.to_thread(prepare)
+            from .notebook.runner import resolve_kernel_name, run_notebook_async
+
+            if session is not None and resolve_kernel_name(nb, opts.kernel) != early:
+                await _discard(session, starting)  # the notebook asks for another kernel after all
+                session = starting = None
+            result, _ = await run_notebook_async(
+                nb,
+                opts,
+                name=Path(path).name,
+                output_dir=out,
+                listeners=listeners,
+                cancel=cancel,
+                session=session,
+                starting=starting,
+            )
+        except BaseException:
+            if session is not None and starting is not None:
+                await _discard(session, starting)
+            raise
+        return result, nb, opts
+
+    result, nb, opts = _run_cancellable(main)
     if record is not None:
         from .lineage.record import record_locally
 
         result.lineage["run_id"] = record_locally(record, nb, path, result, opts, out)
     return result
+
+
+def _named_kernel(path: str | Path, requested: str | None) -> str | None:
+    """The installed kernel ``-k`` or the notebook's ``kernelspec.name`` names exactly, read
+    without nbformat; None when it takes more to know (the runner then decides)."""
+    name = requested
+    if not name:
+        try:
+            spec = json.loads(Path(path).read_text(encoding="utf-8"))["metadata"]["kernelspec"]
+            name = spec["name"] if isinstance(spec, dict) else None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+    return name if isinstance(name, str) and name in installed_kernels() else None
+
+
+async def _discard(session: KernelSession, starting: asyncio.Future[Any] | None) -> None:
+    """Stop a kernel started ahead that the run does not use (or that failed before it ran)."""
+    if starting is not None and not starting.done():
+        starting.cancel()
+    with contextlib.suppress(BaseException):
+        if starting is not None:
+            await starting
+    await session.kill()
 
 
 def execute(

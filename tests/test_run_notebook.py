@@ -186,3 +186,19 @@ def test_a_run_leaves_the_users_ipython_history_alone(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert ":memory:" in proc.stdout
     assert not list(ipython_dir.rglob("history.sqlite"))
+
+
+def test_a_bad_notebook_stops_the_kernel_started_ahead_of_it(tmp_path):
+    """The named kernel boots while the notebook is read: when reading fails (a bad
+    notebook, an unknown parameter) that kernel is stopped and its files removed."""
+    scratch = tmp_path / "tmp"  # the kernel's connection file and log go to TMPDIR
+    scratch.mkdir()
+    bad = {"nbformat": 4, "nbformat_minor": 5, "cells": "not a list",
+           "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}}}  # fmt: skip
+    (tmp_path / "bad.ipynb").write_text(json.dumps(bad))
+    good = make_notebook(tmp_path / "good.ipynb", [("alpha = 1", ["parameters"]), "print(alpha)"])
+    for args in (["bad.ipynb"], [good.name, "-p", "beta", "2"], [good.name, "-p", "alpha", "2"]):
+        proc = jk("run", *args, cwd=tmp_path, env={"TMPDIR": str(scratch)})
+        assert proc.returncode == (0 if "alpha" in args else 5), proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert not list(scratch.iterdir()), f"{args}: the kernel started ahead left {list(scratch.iterdir())}"

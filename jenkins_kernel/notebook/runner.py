@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,7 @@ async def run_notebook_async(
     cancel: asyncio.Event | None = None,
     session: Kernel | None = None,
     stream: EventStream | None = None,
+    starting: Awaitable[Any] | None = None,
 ) -> tuple[RunResult, NotebookNode]:
     """Run ``nb``; return how it went and the executed notebook (outputs filled in).
 
@@ -95,6 +96,9 @@ async def run_notebook_async(
     run's files there are removed first, executed.ipynb is saved as cells finish, and the
     reports and images are written before the final status event. With ``stream`` the
     events continue that stream (the service numbers a run's events from its queued event on).
+    With ``starting`` (the start of ``session``, begun by the caller while it loaded the
+    notebook) the session is the run's own, as when none is given: it is awaited here, so a
+    kernel that does not start fails the run like any other, and is stopped at the end.
     """
     kernel_name = session.kernel_name if session else resolve_kernel_name(nb, options.kernel)
     spec = session.spec if session else require_kernel(kernel_name)
@@ -115,12 +119,14 @@ async def run_notebook_async(
         stream = EventStream()
     stream.listeners[:0] = [collector, lineage.metrics, *listeners]
     result = RunResult(parameters=dict(options.parameters))
-    owns_session = session is None
+    owns_session = session is None or starting is not None
     stream.emit("status", status=RunStatus.RUNNING.value, kernel=kernel_name, notebook=name, warnings=warnings)
     try:
         if session is None:
             session = KernelSession(kernel_name, cwd=options.cwd, env=options.env)
             await session.start()
+        elif starting is not None:
+            await starting
         result.kernel = session.info
         _record_kernel(nb, session)
         await lineage.begin(session)
