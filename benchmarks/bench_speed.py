@@ -1,7 +1,8 @@
 """Where the service used to lag, measured side by side in one run (issue: speed).
 
 (1) bursts: 8 new-session notebook runs started at once with ``--warm python3=2``, once
-    to teach the pool and once more after it has refilled (goal: p50 <= 150 ms, max <= 600 ms);
+    to teach the pool and once more after it has refilled (goal: p50 <= 150 ms, max <= 600 ms),
+    and the same cells on 8 started kernels from bare jupyter_client threads (their floor);
 (2) a flood: one run prints 300 MB (one print, and 300 prints of 1 MB): the service's
     peak RSS (goal <= 300 MB);
 (3) tail latency: 500 trivial runs from 20 clients on 20 named sessions
@@ -95,6 +96,39 @@ def burst(port: int, nb: dict[str, Any], count: int) -> list[float]:
     return times
 
 
+def direct_bursts(nb: dict[str, Any], count: int) -> list[float]:
+    """The peer: the same notebook's cells on ``count`` kernels started beforehand, all at
+    once, each from a thread with a bare jupyter_client (nothing recorded, no reports):
+    what the kernels themselves cost on this machine."""
+    from jupyter_client.manager import start_new_kernel
+
+    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    kernels = [start_new_kernel(kernel_name="python3") for _ in range(count)]
+    times: list[float] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(count)
+
+    def one(kc: Any) -> None:
+        barrier.wait()
+        start = time.perf_counter()
+        for source in cells:
+            kc.execute_interactive(source, timeout=60, output_hook=lambda _: None)
+        with lock:
+            times.append(time.perf_counter() - start)
+
+    threads = [threading.Thread(target=one, args=(kc,)) for _, kc in kernels]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return times
+    finally:
+        for km, kc in kernels:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+
+
 def bench_bursts(work: Path, nb: dict[str, Any]) -> None:
     print("(1) bursts: 8 new-session notebook runs at once, --warm python3=2")
     proc, port = start_service(work / "burst-data", "python3=2")
@@ -113,6 +147,11 @@ def bench_bursts(work: Path, nb: dict[str, Any]) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    peer = direct_bursts(nb, 8)
+    print(
+        f"    the same cells on 8 started kernels, bare jupyter_client: p50 {ms(statistics.median(peer))},"
+        f" max {ms(max(peer))}"
+    )
 
 
 def bench_flood(work: Path) -> None:
