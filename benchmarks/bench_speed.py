@@ -96,37 +96,48 @@ def burst(port: int, nb: dict[str, Any], count: int) -> list[float]:
     return times
 
 
-def direct_bursts(nb: dict[str, Any], count: int) -> list[float]:
-    """The peer: the same notebook's cells on ``count`` kernels started beforehand, all at
-    once, each from a thread with a bare jupyter_client (nothing recorded, no reports):
-    what the kernels themselves cost on this machine."""
+def on_started_kernels(count: int, work: Any) -> float:
+    """The peers' harness: ``count`` python3 kernels started beforehand, ``work(kc)`` on
+    each from its own thread with a bare jupyter_client, all released at once; seconds
+    until the last is done."""
     from jupyter_client.manager import start_new_kernel
 
-    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
     kernels = [start_new_kernel(kernel_name="python3") for _ in range(count)]
-    times: list[float] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(count)
+    barrier = threading.Barrier(count + 1)
 
     def one(kc: Any) -> None:
         barrier.wait()
-        start = time.perf_counter()
-        for source in cells:
-            kc.execute_interactive(source, timeout=60, output_hook=lambda _: None)
-        with lock:
-            times.append(time.perf_counter() - start)
+        work(kc)
 
     threads = [threading.Thread(target=one, args=(kc,)) for _, kc in kernels]
     try:
         for t in threads:
             t.start()
+        barrier.wait()
+        began = time.perf_counter()
         for t in threads:
             t.join()
-        return times
+        return time.perf_counter() - began
     finally:
         for km, kc in kernels:
             kc.stop_channels()
             km.shutdown_kernel(now=True)
+
+
+def direct_bursts(nb: dict[str, Any], count: int) -> list[float]:
+    """The peer of (1): the same notebook's cells on ``count`` started kernels at once
+    (nothing recorded, no reports): what the kernels themselves cost on this machine."""
+    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    times: list[float] = []
+
+    def one(kc: Any) -> None:
+        start = time.perf_counter()
+        for source in cells:
+            kc.execute_interactive(source, timeout=60, output_hook=lambda _: None)
+        times.append(time.perf_counter() - start)  # list.append is atomic
+
+    on_started_kernels(count, one)
+    return times
 
 
 def bench_bursts(work: Path, nb: dict[str, Any]) -> None:
@@ -179,36 +190,17 @@ def bench_flood(work: Path) -> None:
 
 
 def direct_executions(clients: int, total: int) -> tuple[float, list[float]]:
-    """The peer: the same cell from ``clients`` threads, each with its own kernel and a bare
-    jupyter_client (no HTTP, nothing recorded): what the machine's kernels allow at most."""
-    from jupyter_client.manager import start_new_kernel
-
-    kernels = [start_new_kernel(kernel_name="python3") for _ in range(clients)]
+    """The peer of (3): the same cell from ``clients`` threads, each on its own started
+    kernel (no HTTP, nothing recorded): what the machine's kernels allow at most."""
     latencies: list[float] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(clients + 1)
 
     def client(kc: Any) -> None:
-        barrier.wait()
         for _ in range(total // clients):
             start = time.perf_counter()
             kc.execute_interactive("sum(range(1000))", timeout=60, output_hook=lambda _: None)
-            with lock:
-                latencies.append(time.perf_counter() - start)
+            latencies.append(time.perf_counter() - start)  # list.append is atomic
 
-    threads = [threading.Thread(target=client, args=(kc,)) for _, kc in kernels]
-    try:
-        for t in threads:
-            t.start()
-        barrier.wait()
-        began = time.perf_counter()
-        for t in threads:
-            t.join()
-        return time.perf_counter() - began, latencies
-    finally:
-        for km, kc in kernels:
-            kc.stop_channels()
-            km.shutdown_kernel(now=True)
+    return on_started_kernels(clients, client), latencies
 
 
 def bench_tail(work: Path) -> None:
@@ -230,18 +222,20 @@ def bench_tail(work: Path) -> None:
         )
 
 
-def cli_runs(path: Path, repeat: int) -> list[float]:
+def command_runs(cmd: list[str], repeat: int) -> list[float]:
+    """Wall times of ``cmd``, run ``repeat`` times (it must succeed)."""
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        subprocess.run(
-            [str(BIN / "jenkins-kernel"), "run", str(path), "-q", "-o", str(path.with_name("jk-reports"))],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         times.append(time.perf_counter() - start)
     return times
+
+
+def cli_runs(path: Path, repeat: int) -> list[float]:
+    return command_runs(
+        [str(BIN / "jenkins-kernel"), "run", str(path), "-q", "-o", str(path.with_name("jk-reports"))], repeat
+    )
 
 
 #: papermill's CLI without jsonschema's rfc3987_syntax import (as jenkins-kernel skips it).
@@ -251,24 +245,10 @@ PAPERMILL_LEAN = (
 
 
 def papermill_lean_runs(path: Path, repeat: int) -> list[float]:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(
-            [
-                str(BIN / "python"),
-                "-c",
-                PAPERMILL_LEAN,
-                str(path),
-                str(path.with_name("pm-out.ipynb")),
-                "--no-progress-bar",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        times.append(time.perf_counter() - start)
-    return times
+    return command_runs(
+        [str(BIN / "python"), "-c", PAPERMILL_LEAN, str(path), str(path.with_name("pm.ipynb")), "--no-progress-bar"],
+        repeat,
+    )
 
 
 def bench_cli(work: Path, repeat: int) -> None:

@@ -91,6 +91,7 @@ def run_notebook(
     """
     out = Path(output_dir) if output_dir is not None else default_output_dir(path)
     early = _named_kernel(path, options.get("kernel")) if notebook is None else None
+    cwd = options.get("cwd") or str(Path(path).resolve().parent)  # the notebook's folder by default
 
     def prepare() -> tuple[NotebookNode, NotebookOptions]:
         from .notebook.loader import load_notebook
@@ -99,7 +100,7 @@ def run_notebook(
 
         nb = notebook if notebook is not None else load_notebook(path)
         opts = NotebookOptions(parameters=collect_parameters(nb, parameters, parameters_file, param_env), **options)
-        opts.cwd = opts.cwd or str(Path(path).resolve().parent)
+        opts.cwd = cwd
         opts.path = opts.path or notebook_path(path)
         opts.origin = opts.origin or origin_from_env()
         return nb, opts
@@ -108,7 +109,6 @@ def run_notebook(
         session: KernelSession | None = None
         starting: asyncio.Future[Any] | None = None
         if early is not None:
-            cwd = options.get("cwd") or str(Path(path).resolve().parent)
             session = KernelSession(early, cwd=cwd, env=options.get("env") or {})
             starting = asyncio.ensure_future(session.start())
         try:
